@@ -1,0 +1,122 @@
+"""The provider-neutral conversation model (the AI SDK's `ModelMessage`, in Python).
+
+``aisdk/convert.py`` turns the client's ``UIMessage`` history into these; each provider module
+turns these into its SDK's request params. Opaque provider state (signatures, encrypted
+reasoning) travels in ``provider_metadata`` under the issuing provider's key, and a provider
+reads only its own key: reasoning from another provider is never replayed as opaque state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from backend.events import JsonValue, ProviderMetadata
+
+
+@dataclass(frozen=True, slots=True)
+class TextContent:
+    text: str
+    provider_metadata: ProviderMetadata | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningContent:
+    """Reasoning a model produced. ``provider_metadata`` holds what its provider needs to accept
+    it back (Anthropic ``signature`` / ``redactedData``, OpenAI ``itemId`` /
+    ``reasoningEncryptedContent``, Gemini ``thoughtSignature``)."""
+
+    text: str
+    provider_metadata: ProviderMetadata | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileContent:
+    """A file the user attached. Exactly one of ``data`` (decoded bytes) and ``url`` is set."""
+
+    media_type: str
+    data: bytes | None = None
+    url: str | None = None
+    filename: str | None = None
+    # Where the part sat in the UI history, so an unsupported file can be named in an error.
+    part_path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallContent:
+    tool_call_id: str
+    tool_name: str
+    input: JsonValue
+    provider_metadata: ProviderMetadata | None = None
+    provider_executed: bool = False
+
+
+ToolResultKind: TypeAlias = Literal["output", "error", "denied"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultContent:
+    """The result of a tool call, as the model will read it.
+
+    ``kind`` is ``output`` (``output`` holds the JSON result), ``error`` (``output`` holds the
+    error text) or ``denied`` (the user refused; ``output`` holds the reason or ``None``).
+    """
+
+    tool_call_id: str
+    tool_name: str
+    output: JsonValue
+    kind: ToolResultKind = "output"
+
+    @property
+    def is_error(self) -> bool:
+        return self.kind != "output"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderToolResultContent:
+    """The result of a tool the provider itself ran (kept inside the assistant content)."""
+
+    tool_call_id: str
+    tool_name: str
+    output: JsonValue
+    provider_metadata: ProviderMetadata | None = None
+
+
+UserContent: TypeAlias = TextContent | FileContent
+AssistantContent: TypeAlias = (
+    TextContent | ReasoningContent | ToolCallContent | ProviderToolResultContent | FileContent
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SystemMessage:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserMessage:
+    content: tuple[UserContent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantMessage:
+    content: tuple[AssistantContent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolMessage:
+    """All tool results answering the assistant message just before it, in call order."""
+
+    results: tuple[ToolResultContent, ...]
+
+
+Message: TypeAlias = SystemMessage | UserMessage | AssistantMessage | ToolMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    """A tool the model may call. ``input_schema`` is a JSON Schema object."""
+
+    name: str
+    description: str
+    input_schema: dict[str, JsonValue] = field(default_factory=lambda: {"type": "object"})

@@ -1,0 +1,86 @@
+"""The seam every provider plugs into.
+
+A provider module exposes one factory, ``create(config) -> ChatModel``, registered in
+``registry.py``. ``ChatModel.stream(call)`` performs **one** model call (one step) and yields
+provider events (``backend.events``); it raises :class:`backend.errors.ProviderError` for every
+failure, before or during the stream. It never retries (the loop owns the retry policy, so the
+SDK clients are created with ``max_retries=0``), never runs tools and never formats errors.
+
+Each provider module has the same outline::
+
+    create → ChatModel.stream → to_<p>_params → _Translator → map_<p>_{finish_reason,usage,error}
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypeAlias
+
+from backend.events import JsonValue, ProviderEvent
+from backend.messages import Message, ToolDefinition
+
+ThinkingEffort: TypeAlias = Literal["minimal", "low", "medium", "high", "xhigh", "max"]
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingSettings:
+    """Provider-neutral thinking knobs; each provider maps what it supports.
+
+    ``budget_tokens`` → Anthropic ``budget_tokens`` / Gemini ``thinking_budget``;
+    ``effort`` → Anthropic ``output_config.effort`` / OpenAI ``reasoning.effort`` / Gemini
+    ``thinking_level``. Provider-only knobs (OpenAI summary mode, Anthropic display) live in
+    ``ModelCall.provider_options`` under the provider's name.
+    """
+
+    enabled: bool = False
+    budget_tokens: int | None = None
+    effort: ThinkingEffort | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """How to reach a provider: what a client is built from. ``api_key`` never leaves here."""
+
+    provider: str
+    api_key: str | None
+    base_url: str | None = None
+    timeout_seconds: float = 600.0
+    # Extra HTTP headers a preset allows (e.g. OpenRouter's attribution headers).
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # keep keys out of logs and tracebacks
+        return f"ProviderConfig(provider={self.provider!r}, base_url={self.base_url!r}, api_key=***)"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """Everything one model call needs, provider-neutral."""
+
+    model: str
+    messages: tuple[Message, ...]
+    system: str | None = None
+    tools: tuple[ToolDefinition, ...] = ()
+    max_tokens: int = 4096
+    temperature: float | None = None
+    top_p: float | None = None
+    thinking: ThinkingSettings = field(default_factory=ThinkingSettings)
+    # Provider-specific knobs, keyed by provider name: {"anthropic": {"prompt_caching": True}}.
+    provider_options: Mapping[str, Mapping[str, JsonValue]] = field(default_factory=dict)
+
+    def options_for(self, provider: str) -> Mapping[str, JsonValue]:
+        return self.provider_options.get(provider, {})
+
+
+class ChatModel(Protocol):
+    """One configured provider client. Use as an async context manager to release it."""
+
+    provider: str
+
+    def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ChatModelFactory(Protocol):
+    def __call__(self, config: ProviderConfig) -> ChatModel: ...
