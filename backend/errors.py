@@ -32,9 +32,7 @@ ErrorCategory: TypeAlias = Literal[
 ]
 
 # Categories worth another attempt when nothing has been streamed yet.
-RETRYABLE_CATEGORIES: frozenset[ErrorCategory] = frozenset(
-    {"rate_limited", "overloaded", "network", "upstream"}
-)
+RETRYABLE_CATEGORIES: frozenset[ErrorCategory] = frozenset({"rate_limited", "overloaded", "network", "upstream"})
 
 _CATEGORY_TEXT: dict[ErrorCategory, str] = {
     "auth": "authentication failed (check the API key)",

@@ -26,15 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-JsonValue: TypeAlias = "None | bool | int | float | str | list[JsonValue] | dict[str, JsonValue]"
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 
 # `{"<provider>": {"<key>": <json>}}`, exactly the AI SDK's two-level shape.
 ProviderMetadata: TypeAlias = Mapping[str, Mapping[str, JsonValue]]
 
 # The AI SDK v7 `finishReason` enum; raw provider values never reach the wire.
-FinishReason: TypeAlias = Literal[
-    "stop", "length", "content-filter", "tool-calls", "error", "interrupted", "other"
-]
+FinishReason: TypeAlias = Literal["stop", "length", "content-filter", "tool-calls", "error", "interrupted", "other"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,9 +83,7 @@ class ProviderToolResultContent:
 
 
 UserContent: TypeAlias = TextContent | FileContent
-AssistantContent: TypeAlias = (
-    TextContent | ReasoningContent | ToolCallContent | ProviderToolResultContent | FileContent
-)
+AssistantContent: TypeAlias = TextContent | ReasoningContent | ToolCallContent | ProviderToolResultContent | FileContent
 
 
 @dataclass(frozen=True, slots=True)

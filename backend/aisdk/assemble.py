@@ -1,0 +1,161 @@
+"""Fold UI message stream chunks into the assistant ``UIMessage``, as the client will hold it.
+
+Mirrors ``processUIMessageStream`` in ``ai/src/ui/process-ui-message-stream.ts`` (ai@7.0.173):
+the server saves exactly this, so a reload shows what the browser showed. A continuation (the
+request's last message is an assistant message) starts from that message's parts.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from backend.aisdk.encode import Chunk
+
+
+class UIMessageAssembler:
+    """Feed chunks with ``add``; read ``message`` at any time (a deep copy is not made)."""
+
+    def __init__(self, message_id: str, base: dict[str, Any] | None = None) -> None:
+        if base is not None:
+            self.message: dict[str, Any] = copy.deepcopy(base)
+            self.message["id"] = message_id
+        else:
+            self.message = {"id": message_id, "role": "assistant", "parts": []}
+        self._text: dict[str, dict[str, Any]] = {}
+        self._reasoning: dict[str, dict[str, Any]] = {}
+        self._raw_input: dict[str, str] = {}
+        self.finish_reason: str | None = None
+        self.error_text: str | None = None
+
+    @property
+    def parts(self) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = self.message["parts"]
+        return parts
+
+    def _merge_metadata(self, metadata: Any) -> None:
+        if isinstance(metadata, dict):
+            current = self.message.get("metadata")
+            self.message["metadata"] = {**current, **metadata} if isinstance(current, dict) else dict(metadata)
+
+    def _tool_part(self, call_id: str) -> dict[str, Any] | None:
+        for part in reversed(self.parts):
+            if part.get("toolCallId") == call_id:
+                found: dict[str, Any] = part
+                return found
+        return None
+
+    def add(self, chunk: Chunk) -> None:
+        part: dict[str, Any] | None
+        kind = chunk["type"]
+        if kind == "start":
+            if "messageId" in chunk:
+                self.message["id"] = chunk["messageId"]
+            self._merge_metadata(chunk.get("messageMetadata"))
+        elif kind == "start-step":
+            self.parts.append({"type": "step-start"})
+        elif kind == "text-start":
+            part = {"type": "text", "text": "", "state": "streaming"}
+            if "providerMetadata" in chunk:
+                part["providerMetadata"] = chunk["providerMetadata"]
+            self._text[chunk["id"]] = part
+            self.parts.append(part)
+        elif kind == "text-delta":
+            part = self._text[chunk["id"]]
+            part["text"] += chunk["delta"]
+            if "providerMetadata" in chunk:
+                part["providerMetadata"] = chunk["providerMetadata"]
+        elif kind == "text-end":
+            part = self._text.pop(chunk["id"])
+            part["state"] = "done"
+            if "providerMetadata" in chunk:
+                part["providerMetadata"] = chunk["providerMetadata"]
+        elif kind == "reasoning-start":
+            part = {"type": "reasoning", "id": chunk["id"], "text": "", "state": "streaming"}
+            if "providerMetadata" in chunk:
+                part["providerMetadata"] = chunk["providerMetadata"]
+            self._reasoning[chunk["id"]] = part
+            self.parts.append(part)
+        elif kind == "reasoning-delta":
+            part = self._reasoning[chunk["id"]]
+            part["text"] += chunk["delta"]
+            if "providerMetadata" in chunk:
+                part["providerMetadata"] = chunk["providerMetadata"]
+        elif kind == "reasoning-end":
+            part = self._reasoning.pop(chunk["id"])
+            part["state"] = "done"
+            if "providerMetadata" in chunk:
+                part["providerMetadata"] = chunk["providerMetadata"]
+        elif kind in ("tool-input-start", "tool-input-available", "tool-input-error"):
+            self._tool_input(chunk)
+        elif kind == "tool-input-delta":
+            call_id = chunk["toolCallId"]
+            self._raw_input[call_id] = self._raw_input.get(call_id, "") + chunk["inputTextDelta"]
+        elif kind == "tool-approval-request":
+            part = self._tool_part(chunk["toolCallId"])
+            if part is not None:
+                part["state"] = "approval-requested"
+                part["approval"] = {"id": chunk["approvalId"]}
+        elif kind == "tool-output-available":
+            self._tool_output(chunk, {"state": "output-available", "output": chunk.get("output")})
+        elif kind == "tool-output-error":
+            self._tool_output(chunk, {"state": "output-error", "errorText": chunk["errorText"]})
+        elif kind == "tool-output-denied":
+            part = self._tool_part(chunk["toolCallId"])
+            if part is not None:
+                part["state"] = "output-denied"
+        elif kind in ("source-url", "source-document", "file", "reasoning-file", "custom"):
+            self.parts.append({key: value for key, value in chunk.items()})
+        elif kind == "message-metadata":
+            self._merge_metadata(chunk.get("messageMetadata"))
+        elif kind == "finish":
+            self.finish_reason = chunk.get("finishReason")
+            self._merge_metadata(chunk.get("messageMetadata"))
+        elif kind == "error":
+            self.error_text = chunk["errorText"]
+        elif kind.startswith("data-"):
+            self._data(chunk)
+
+    def _tool_input(self, chunk: Chunk) -> None:
+        call_id = chunk["toolCallId"]
+        part = self._tool_part(call_id)
+        if part is None:
+            part = {"type": f"tool-{chunk['toolName']}", "toolCallId": call_id}
+            self.parts.append(part)
+        for key in ("providerExecuted", "title"):
+            if key in chunk:
+                part[key] = chunk[key]
+        if "providerMetadata" in chunk:
+            part["callProviderMetadata"] = chunk["providerMetadata"]
+        if chunk["type"] == "tool-input-start":
+            part["state"] = "input-streaming"
+            part["input"] = None
+        elif chunk["type"] == "tool-input-available":
+            part["state"] = "input-available"
+            part["input"] = chunk["input"]
+        else:
+            part["state"] = "output-error"
+            part["input"] = chunk["input"]
+            part["errorText"] = chunk["errorText"]
+
+    def _tool_output(self, chunk: Chunk, update: dict[str, Any]) -> None:
+        part = self._tool_part(chunk["toolCallId"])
+        if part is None:
+            return
+        part.update(update)
+        if chunk.get("providerExecuted"):
+            part["providerExecuted"] = True
+        if "providerMetadata" in chunk:
+            part["resultProviderMetadata"] = chunk["providerMetadata"]
+
+    def _data(self, chunk: Chunk) -> None:
+        if chunk.get("transient"):
+            return
+        part = {"type": chunk["type"], "data": chunk.get("data")}
+        if "id" in chunk:
+            part["id"] = chunk["id"]
+            for existing in self.parts:
+                if existing.get("type") == chunk["type"] and existing.get("id") == chunk["id"]:
+                    existing["data"] = chunk.get("data")
+                    return
+        self.parts.append(part)

@@ -1,0 +1,147 @@
+"""``UIMessage[]`` (what the client holds) → provider-neutral ``Message``s.
+
+Follows ``convertToModelMessages`` (``ai/src/ui/convert-to-model-messages.ts``): an assistant
+message is split at ``step-start`` parts into ``assistant(content) + tool(results)`` pairs; an
+``output-error`` becomes an error result, ``output-denied`` (or a denied approval) a denied
+result; provider-executed tools keep their result inside the assistant content; tool calls with
+no result yet are dropped (``ignoreIncompleteToolCalls``), since providers reject a call without
+a result. Provider metadata is passed through untouched: each provider picks its own key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from backend.aisdk.request import (
+    FilePart,
+    ReasoningPart,
+    StepStartPart,
+    TextPart,
+    ToolPart,
+    UIMessage,
+)
+from backend.errors import RequestError
+from backend.events import JsonValue
+from backend.messages import (
+    AssistantContent,
+    AssistantMessage,
+    FileContent,
+    Message,
+    ProviderToolResultContent,
+    ReasoningContent,
+    SystemMessage,
+    TextContent,
+    ToolCallContent,
+    ToolMessage,
+    ToolResultContent,
+    UserContent,
+    UserMessage,
+)
+
+
+def file_content(part: FilePart, path: str) -> FileContent:
+    """A file part as bytes (``data:`` URLs are decoded) or as a remote URL."""
+    url = part.url
+    if url.startswith("data:"):
+        header, _, payload = url.partition(",")
+        try:
+            data = base64.b64decode(payload, validate=True) if header.endswith(";base64") else unquote_to_bytes(payload)
+        except (binascii.Error, ValueError):
+            raise RequestError(f"{path}: the file's data URL is not valid base64.", code="invalid_file") from None
+        return FileContent(media_type=part.mediaType, data=data, filename=part.filename, part_path=path)
+    if url.startswith(("http://", "https://")):
+        return FileContent(media_type=part.mediaType, url=url, filename=part.filename, part_path=path)
+    raise RequestError(f"{path}: a file URL must be a data: or http(s): URL.", code="invalid_file")
+
+
+def _user_message(message: UIMessage, index: int) -> UserMessage | None:
+    content: list[UserContent] = []
+    for part_index, part in enumerate(message.parts):
+        if isinstance(part, TextPart):
+            content.append(TextContent(part.text))
+        elif isinstance(part, FilePart):
+            content.append(file_content(part, f"messages[{index}].parts[{part_index}]"))
+    return UserMessage(tuple(content)) if content else None
+
+
+def _tool_result(part: ToolPart) -> ToolResultContent | None:
+    name = part.tool_name
+    if part.state == "output-available":
+        return ToolResultContent(part.toolCallId, name, _json(part.output), "output")
+    if part.state == "output-error":
+        return ToolResultContent(part.toolCallId, name, part.errorText or "The tool failed.", "error")
+    if part.state == "output-denied" or (
+        part.state == "approval-responded" and part.approval is not None and part.approval.approved is False
+    ):
+        reason = part.approval.reason if part.approval is not None else None
+        return ToolResultContent(part.toolCallId, name, reason or "The user denied this tool call.", "denied")
+    return None
+
+
+def _json(value: Any) -> JsonValue:
+    result: JsonValue = value
+    return result
+
+
+def _assistant_messages(message: UIMessage, index: int) -> list[Message]:
+    blocks: list[list[Any]] = [[]]
+    for part in message.parts:
+        if isinstance(part, StepStartPart):
+            if blocks[-1]:
+                blocks.append([])
+        else:
+            blocks[-1].append(part)
+    result: list[Message] = []
+    for block in blocks:
+        content: list[AssistantContent] = []
+        results: list[ToolResultContent] = []
+        for part_index, part in enumerate(block):
+            if isinstance(part, TextPart):
+                if part.text:
+                    content.append(TextContent(part.text, part.providerMetadata))
+            elif isinstance(part, ReasoningPart):
+                content.append(ReasoningContent(part.text, part.providerMetadata))
+            elif isinstance(part, FilePart):
+                content.append(file_content(part, f"messages[{index}].parts[{part_index}]"))
+            elif isinstance(part, ToolPart):
+                _add_tool_part(part, content, results)
+        if content:
+            result.append(AssistantMessage(tuple(content)))
+        if results:
+            result.append(ToolMessage(tuple(results)))
+    return result
+
+
+def _add_tool_part(part: ToolPart, content: list[AssistantContent], results: list[ToolResultContent]) -> None:
+    if part.providerExecuted:
+        content.append(
+            ToolCallContent(part.toolCallId, part.tool_name, _json(part.input), part.callProviderMetadata, True)
+        )
+        if part.state == "output-available":
+            content.append(ProviderToolResultContent(part.toolCallId, part.tool_name, _json(part.output)))
+        return
+    tool_result = _tool_result(part)
+    if tool_result is None:
+        return  # no result yet: providers reject a call without one
+    content.append(ToolCallContent(part.toolCallId, part.tool_name, _json(part.input), part.callProviderMetadata))
+    results.append(tool_result)
+
+
+def to_model_messages(messages: list[UIMessage]) -> tuple[Message, ...]:
+    """Convert the whole history. System messages are kept in place (providers hoist them)."""
+    converted: list[Message] = []
+    for index, message in enumerate(messages):
+        if message.role == "system":
+            text = "".join(part.text for part in message.parts if isinstance(part, TextPart))
+            if text:
+                converted.append(SystemMessage(text))
+        elif message.role == "user":
+            user = _user_message(message, index)
+            if user is not None:
+                converted.append(user)
+        else:
+            converted.extend(_assistant_messages(message, index))
+    return tuple(converted)

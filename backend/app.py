@@ -1,0 +1,63 @@
+"""``create_app(settings)``: app keys, startup/cleanup of process state, routes. No logic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from backend.app_keys import PRESETS, SETTINGS, STORE, STREAMS
+from backend.catalog import PresetCatalog
+from backend.settings import Settings
+from backend.storage import Store
+from backend.web.common import error_middleware
+from backend.web.routes import add_routes
+from backend.web.streams import StreamRegistry
+
+logger = logging.getLogger(__name__)
+
+PRESET_POLL_SECONDS = 2.0
+
+
+async def _store_context(app: web.Application) -> AsyncIterator[None]:
+    app[STORE] = await Store.open(app[SETTINGS].database_path)
+    yield
+    await app[STREAMS].stop_all()  # saves partial answers before the database closes
+    await app[STORE].close()
+
+
+async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
+    """Reload presets when a file changes (polled) or on SIGHUP; in-flight streams keep theirs."""
+    catalog = app[PRESETS]
+
+    async def poll() -> None:
+        while True:
+            await asyncio.sleep(PRESET_POLL_SECONDS)
+            catalog.reload_if_changed()
+
+    task = asyncio.create_task(poll(), name="preset-reload")
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, catalog.reload)
+        hup = True
+    except (NotImplementedError, RuntimeError, ValueError):
+        hup = False  # not in the main thread (tests) or not on this platform
+    yield
+    if hup:
+        loop.remove_signal_handler(signal.SIGHUP)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    app[SETTINGS] = settings
+    app[PRESETS] = PresetCatalog(settings.presets_dir)
+    app[STREAMS] = StreamRegistry()
+    app.cleanup_ctx.append(_store_context)
+    app.cleanup_ctx.append(_preset_reload_context)
+    add_routes(app)
+    return app

@@ -1,0 +1,45 @@
+"""The loaded presets of a running server, replaced atomically on reload.
+
+``reload()`` validates the whole directory first and swaps the mapping only if every file is
+valid, so a typo in a preset never takes the server down or drops in-flight streams (they keep
+the preset object they resolved).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from backend.errors import ConfigError
+from backend.presets import Preset, load_presets
+
+logger = logging.getLogger(__name__)
+
+
+class PresetCatalog:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.presets: dict[str, Preset] = load_presets(directory)
+        self._fingerprint = self._scan()
+
+    def _scan(self) -> tuple[tuple[str, int, int], ...]:
+        return tuple(
+            (path.name, path.stat().st_mtime_ns, path.stat().st_size) for path in sorted(self.directory.glob("*.toml"))
+        )
+
+    def reload(self) -> bool:
+        """Reload from disk. Returns True if the presets changed; keeps the old ones on error."""
+        try:
+            presets = load_presets(self.directory)
+        except ConfigError as error:
+            logger.error("preset reload failed, keeping the previous presets: %s", error.public_message)
+            return False
+        self.presets = presets
+        self._fingerprint = self._scan()
+        logger.info("presets reloaded: %s", ", ".join(sorted(presets)))
+        return True
+
+    def reload_if_changed(self) -> bool:
+        if self._scan() == self._fingerprint:
+            return False
+        return self.reload()

@@ -1,0 +1,153 @@
+"""``run_chat``: the steps of one answer, between a provider and the encoder.
+
+The loop is the only place that *decides*: it frames steps (``StepStart``/``StepEnd``), retries a
+failed model call while nothing has been streamed yet (429/529/5xx/network, with exponential
+backoff that honours the provider's retry-after up to a cap), turns every ``ProviderError`` into
+one ``ChatError`` with a safe message, runs server-side tools between steps through a
+``ToolRunner`` and stops at the preset's ``max_steps``. Client-side tools end the step: their
+calls go to the browser and the answer comes back in the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from backend.errors import ProviderError
+from backend.events import (
+    ChatError,
+    ChatEvent,
+    ChatFinish,
+    Finish,
+    FinishReason,
+    StepEnd,
+    StepStart,
+    ToolCall,
+    Usage,
+)
+from backend.messages import AssistantMessage, Message, ToolMessage
+from backend.providers.base import ChatModel, ModelCall
+from backend.steps import assistant_message_from_events
+
+logger = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries before the first streamed event. Delays in seconds."""
+
+    max_attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    # A provider asking us to wait longer than this gets no retry: the user sees the error at once.
+    max_retry_after: float = 20.0
+
+    def delay(self, attempt: int, error: ProviderError) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or ``None`` to give up."""
+        if not error.retryable or attempt >= self.max_attempts:
+            return None
+        if error.retry_after_seconds is not None:
+            if error.retry_after_seconds > self.max_retry_after:
+                return None
+            return min(error.retry_after_seconds, self.max_delay)
+        backoff: float = self.base_delay * (2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
+        return min(backoff, self.max_delay)
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What a step produced, for deciding whether to continue."""
+
+    assistant: AssistantMessage
+    tool_calls: tuple[ToolCall, ...]
+    finish: Finish
+
+
+class ToolRunner(Protocol):
+    """Runs the server-side tool calls of a step (see ``backend/tools``).
+
+    ``run`` yields chat events (results, failures, approval requests) and returns, through
+    ``results``, the tool message to send back; ``None`` means the step's calls are not all
+    ours to run (client tools or pending approvals), so the answer ends here.
+    """
+
+    def run(self, calls: Sequence[ToolCall], sink: list[ToolMessage | None]) -> AsyncIterator[ChatEvent]: ...
+
+
+async def _stream_with_retries(
+    model: ChatModel, call: ModelCall, policy: RetryPolicy, sleep: Sleep
+) -> AsyncIterator[ChatEvent]:
+    attempt = 1
+    while True:
+        started = False
+        try:
+            async for event in model.stream(call):
+                started = True
+                yield event
+            return
+        except ProviderError as error:
+            delay = None if started else policy.delay(attempt, error)
+            if delay is None:
+                raise
+            logger.info("retrying %s after %s (attempt %d, %.2fs)", error.provider, error.category, attempt, delay)
+            attempt += 1
+            await sleep(delay)
+
+
+def _outcome(events: list[ChatEvent]) -> StepOutcome:
+    calls = tuple(event for event in events if isinstance(event, ToolCall) and not event.provider_executed)
+    finish = next((event for event in reversed(events) if isinstance(event, Finish)), Finish("other"))
+    return StepOutcome(assistant_message_from_events(events), calls, finish)
+
+
+async def run_chat(
+    model: ChatModel,
+    call: ModelCall,
+    *,
+    policy: RetryPolicy | None = None,
+    tools: ToolRunner | None = None,
+    max_steps: int = 1,
+    sleep: Sleep = asyncio.sleep,
+) -> AsyncIterator[ChatEvent]:
+    """Stream the chat events of one answer. Never raises ``ProviderError``: it becomes ``ChatError``."""
+    policy = policy or RetryPolicy()
+    usage = Usage()
+    reason: FinishReason = "stop"
+    messages: tuple[Message, ...] = call.messages
+    for step in range(1, max(max_steps, 1) + 1):
+        step_events: list[ChatEvent] = []
+        in_step = False
+        try:
+            async for event in _stream_with_retries(model, replace(call, messages=messages), policy, sleep):
+                if not in_step:
+                    in_step = True
+                    yield StepStart()
+                step_events.append(event)
+                yield event
+        except ProviderError as error:
+            logger.warning("provider error: %s", error.public_message)
+            yield ChatError(error.public_message, error.category, error.provider, error.retry_after_seconds)
+            return
+        if not in_step:
+            yield StepStart()
+        outcome = _outcome(step_events)
+        usage = usage.plus(outcome.finish.usage)
+        reason = outcome.finish.reason
+        if not outcome.tool_calls or tools is None or step == max_steps:
+            yield StepEnd()
+            break
+        sink: list[ToolMessage | None] = []
+        async for event in tools.run(outcome.tool_calls, sink):
+            yield event
+        yield StepEnd()
+        tool_message = sink[0] if sink else None
+        if tool_message is None:
+            break
+        messages = (*messages, outcome.assistant, tool_message)
+    yield ChatFinish(reason, usage)

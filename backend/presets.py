@@ -1,0 +1,179 @@
+"""Preset files: one TOML file per preset in the presets directory, validated at load time.
+
+``<name>.toml`` defines preset ``name`` (``default.toml`` is ``default``). ``extends = "other"``
+inherits another preset's fields (tables are merged key by key). Every file is validated with
+pydantic (unknown keys are errors), and a bad file fails loading with the file name and the
+field. API keys are never in a preset: ``api_key_env`` names the environment variable (or a key
+in the secrets file) that holds it. See docs/presets.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from backend.errors import ConfigError
+from backend.providers.base import ThinkingSettings
+from backend.providers.registry import provider_names
+
+logger = logging.getLogger(__name__)
+
+PRESET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class ThinkingTable(BaseModel):
+    model_config = _STRICT
+    enabled: bool = False
+    budget_tokens: int | None = Field(default=None, ge=0)
+    effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+
+
+class AnthropicOptions(BaseModel):
+    model_config = _STRICT
+    prompt_caching: bool = True
+    thinking_display: Literal["summarized", "omitted"] | None = None
+
+
+class OpenAIOptions(BaseModel):
+    model_config = _STRICT
+    reasoning_summary: Literal["auto", "concise", "detailed"] | None = "auto"
+
+
+class OpenAIChatOptions(BaseModel):
+    model_config = _STRICT
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+
+
+class GoogleOptions(BaseModel):
+    model_config = _STRICT
+    api_version: str = "v1beta"
+    thinking_level: Literal["MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"] | None = None
+
+
+class PresetFile(BaseModel):
+    """The validated content of one preset file (after ``extends`` is applied)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    provider: str
+    model: str = Field(min_length=1)
+    description: str = ""
+    base_url: str | None = None
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    max_tokens: int = Field(default=4096, ge=1)
+    system: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    thinking: ThinkingTable = ThinkingTable()
+    # What a request (a web page) may change; see docs/presets.md "Safety".
+    allow_system_override: bool = False
+    allow_client_tools: bool = True
+    # Server-side tools (by registry name) and the step limit of the tool loop.
+    tools: tuple[str, ...] = ()
+    approval_required: tuple[str, ...] = ()
+    max_steps: int = Field(default=8, ge=1, le=100)
+    headers: dict[str, str] = Field(default_factory=dict)
+    anthropic: AnthropicOptions = AnthropicOptions()
+    openai: OpenAIOptions = OpenAIOptions()
+    openai_chat: OpenAIChatOptions = Field(default=OpenAIChatOptions(), alias="openai-chat")
+    google: GoogleOptions = GoogleOptions()
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in provider_names():
+            raise ValueError(f"unknown provider {value!r}; known: {', '.join(provider_names())}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value
+
+    def provider_options(self) -> dict[str, dict[str, Any]]:
+        """Provider-only knobs keyed by provider name, as ``ModelCall.provider_options`` wants."""
+        return {
+            "anthropic": self.anthropic.model_dump(exclude_none=True),
+            "openai": self.openai.model_dump(exclude_none=True),
+            "openai-chat": self.openai_chat.model_dump(exclude_none=True),
+            "google": self.google.model_dump(exclude_none=True),
+        }
+
+    def thinking_settings(self) -> ThinkingSettings:
+        return ThinkingSettings(self.thinking.enabled, self.thinking.budget_tokens, self.thinking.effort)
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    name: str
+    path: Path
+    file: PresetFile
+
+
+def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        field = ".".join(str(location) for location in item["loc"]) or "(file)"
+        parts.append(f"field '{field}': {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_presets(directory: Path) -> dict[str, Preset]:
+    """Load and validate every ``*.toml`` in ``directory``. Raises ``ConfigError`` naming file+field."""
+    if not directory.is_dir():
+        raise ConfigError(f"presets directory {directory} does not exist")
+    raw: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for path in sorted(directory.glob("*.toml")):
+        name = path.stem
+        try:
+            raw[name] = (path, tomllib.loads(path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path.name}: invalid TOML: {error}") from None
+    presets: dict[str, Preset] = {}
+    for name, (path, _) in raw.items():
+        import re
+
+        if not re.match(PRESET_NAME_PATTERN, name):
+            raise ConfigError(f"{path.name}: preset names may use letters, digits, '_', '-', '.' (max 64)")
+        data = _resolve_extends(name, raw, ())
+        try:
+            presets[name] = Preset(name, path, PresetFile.model_validate(data))
+        except ValidationError as error:
+            raise ConfigError(f"{path.name}: {_describe(error)}") from None
+    if "default" not in presets:
+        raise ConfigError(f"{directory}: no default.toml (the 'default' preset is required)")
+    return presets
+
+
+def _resolve_extends(
+    name: str, raw: Mapping[str, tuple[Path, dict[str, Any]]], seen: tuple[str, ...]
+) -> dict[str, Any]:
+    path, data = raw[name]
+    if name in seen:
+        raise ConfigError(f"{path.name}: field 'extends': inheritance cycle {' -> '.join((*seen, name))}")
+    parent = data.get("extends")
+    own = {key: value for key, value in data.items() if key != "extends"}
+    if parent is None:
+        return own
+    if not isinstance(parent, str) or parent not in raw:
+        raise ConfigError(f"{path.name}: field 'extends': unknown preset {parent!r}")
+    return _merge(_resolve_extends(parent, raw, (*seen, name)), own)

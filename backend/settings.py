@@ -1,0 +1,141 @@
+"""Process settings from command-line flags and environment variables.
+
+This is the only module that reads ``os.environ``. Every flag has an environment equivalent
+(flag wins): ``--host`` / ``CHATWIRE_HOST`` and so on, listed in :data:`ENVIRONMENT`. API keys
+are looked up by name (a preset's ``api_key_env``) in the secrets file first, then in the
+environment captured at startup; the values never leave :class:`Secrets`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.errors import ConfigError
+
+ENVIRONMENT = {
+    "host": "CHATWIRE_HOST",
+    "port": "CHATWIRE_PORT",
+    "data_dir": "CHATWIRE_DATA_DIR",
+    "presets_dir": "CHATWIRE_PRESETS_DIR",
+    "secrets_file": "CHATWIRE_SECRETS_FILE",
+    "frontend_dir": "CHATWIRE_FRONTEND_DIR",
+    "max_body_mb": "CHATWIRE_MAX_BODY_MB",
+    "keepalive_seconds": "CHATWIRE_KEEPALIVE_SECONDS",
+    "cancel_on_disconnect": "CHATWIRE_CANCEL_ON_DISCONNECT",
+    "log_level": "CHATWIRE_LOG_LEVEL",
+}
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Secrets:
+    """API keys by name. ``repr`` never shows values."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = dict(values)
+
+    def get(self, name: str | None) -> str | None:
+        if not name:
+            return None
+        value = self._values.get(name)
+        return value or None
+
+    def all_values(self) -> tuple[str, ...]:
+        """Every secret value (for redaction checks in logs and tests)."""
+        return tuple(value for value in self._values.values() if len(value) >= 8)
+
+    def __repr__(self) -> str:
+        return f"Secrets({len(self._values)} names)"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    presets_dir: Path = _ROOT / "presets"
+    secrets_file: Path | None = None
+    frontend_dir: Path = _ROOT / "frontend" / "dist"
+    max_body_bytes: int = 50 * 1024 * 1024
+    keepalive_seconds: float = 15.0
+    # Issue #5: generation continues when the tab closes, unless this is set.
+    cancel_on_disconnect: bool = False
+    log_level: str = "INFO"
+    # Retry policy before the first token (seconds); tests shorten these.
+    retry_attempts: int = 3
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 8.0
+    retry_max_after: float = 20.0
+    secrets: Secrets = field(default_factory=lambda: Secrets({}))
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "chatwire.sqlite3"
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_secrets(path: Path | None, environment: Mapping[str, str]) -> Secrets:
+    """Environment variables, overridden by a TOML secrets file (``NAME = "value"`` lines)."""
+    values = dict(environment)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"secrets file {path}: {type(error).__name__}") from None
+        for name, value in data.items():
+            if not isinstance(value, str):
+                raise ConfigError(f"secrets file {path}: field '{name}' must be a string")
+            values[name] = value
+    return Secrets(values)
+
+
+def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environment is None else environment)
+    parser = argparse.ArgumentParser(prog="python -m backend", description="Chatwire server")
+    parser.add_argument("--host", default=env.get(ENVIRONMENT["host"], "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env.get(ENVIRONMENT["port"], "8080")))
+    parser.add_argument("--data-dir", type=Path, default=Path(env.get(ENVIRONMENT["data_dir"], "./data")))
+    parser.add_argument(
+        "--presets-dir", type=Path, default=Path(env.get(ENVIRONMENT["presets_dir"], str(_ROOT / "presets")))
+    )
+    parser.add_argument("--secrets-file", type=Path, default=env.get(ENVIRONMENT["secrets_file"]))
+    parser.add_argument(
+        "--frontend-dir",
+        type=Path,
+        default=Path(env.get(ENVIRONMENT["frontend_dir"], str(_ROOT / "frontend" / "dist"))),
+    )
+    parser.add_argument("--max-body-mb", type=float, default=float(env.get(ENVIRONMENT["max_body_mb"], "50")))
+    parser.add_argument(
+        "--keepalive-seconds", type=float, default=float(env.get(ENVIRONMENT["keepalive_seconds"], "15"))
+    )
+    parser.add_argument(
+        "--cancel-on-disconnect",
+        action="store_true",
+        default=_truthy(env.get(ENVIRONMENT["cancel_on_disconnect"], "")),
+    )
+    parser.add_argument("--log-level", default=env.get(ENVIRONMENT["log_level"], "INFO"))
+    args = parser.parse_args(argv)
+    secrets_file = Path(args.secrets_file) if args.secrets_file else None
+    if secrets_file is not None and args.presets_dir.resolve() in secrets_file.resolve().parents:
+        raise ConfigError("the secrets file must live outside the presets directory")
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        presets_dir=args.presets_dir,
+        secrets_file=secrets_file,
+        frontend_dir=args.frontend_dir,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        keepalive_seconds=args.keepalive_seconds,
+        cancel_on_disconnect=args.cancel_on_disconnect,
+        log_level=args.log_level.upper(),
+        secrets=load_secrets(secrets_file, env),
+    )

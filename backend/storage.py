@@ -1,0 +1,235 @@
+"""SQLite store (aiosqlite): conversations, block metadata and global settings.
+
+* WAL mode with ``synchronous=NORMAL``: a commit survives a killed process (only power loss can
+  lose the last transactions), and readers never wait for the writer.
+* Schema migrations by ``PRAGMA user_version`` (:data:`MIGRATIONS`, applied in order, each in a
+  transaction).
+* Conversations are stored as the ``UIMessage[]`` JSON the client holds, with a version that
+  increases on every save; a save with a stale expected version raises :class:`VersionConflict`.
+  Writes go through one lock, so a check-and-write is atomic on the single connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE conversations (
+        block_id TEXT PRIMARY KEY,
+        messages TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        preset TEXT,
+        model TEXT,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX conversations_updated ON conversations(updated_at DESC);
+    CREATE TABLE block_meta (block_id TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL);
+    CREATE TABLE settings (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL, updated_at REAL NOT NULL);
+    """,
+)
+
+
+class VersionConflict(Exception):
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"version conflict (current version {current_version})")
+        self.current_version = current_version
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversation:
+    block_id: str
+    messages_json: bytes
+    version: int
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    block_id: str
+    title: str
+    preset: str | None
+    model: str | None
+    message_count: int
+    input_tokens: int
+    output_tokens: int
+    version: int
+    updated_at: float
+
+
+def summarize(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Title (first user text), last answer's preset/model and usage totals, for the list view."""
+    title, preset, model, input_tokens, output_tokens = "", None, None, 0, 0
+    for message in messages:
+        parts = message.get("parts") or []
+        if not title and message.get("role") == "user":
+            text = " ".join(p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text")
+            title = " ".join(text.split())[:80]
+        metadata = message.get("metadata")
+        if message.get("role") == "assistant" and isinstance(metadata, dict):
+            preset = metadata.get("preset", preset)
+            model = metadata.get("model", model)
+            usage = metadata.get("usage")
+            if isinstance(usage, dict):
+                input_tokens += int(usage.get("inputTokens") or 0)
+                output_tokens += int(usage.get("outputTokens") or 0)
+    return {
+        "title": title,
+        "preset": preset,
+        "model": model,
+        "message_count": len(messages),
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+    }
+
+
+class Store:
+    """Open with ``await Store.open(path)``; close with ``await store.close()``."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        await connection.execute("PRAGMA busy_timeout=5000")
+        store = cls(connection)
+        await store._migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            statements = "BEGIN IMMEDIATE;" + script + f"PRAGMA user_version = {version}; COMMIT;"
+            await self._db.executescript(statements)
+
+    async def integrity_check(self) -> str:
+        async with self._db.execute("PRAGMA integrity_check") as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row else "no result"
+
+    # ---- conversations -------------------------------------------------------------------
+
+    async def load_conversation(self, block_id: str) -> StoredConversation | None:
+        query = "SELECT messages, version, updated_at FROM conversations WHERE block_id = ?"
+        async with self._db.execute(query, (block_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return StoredConversation(block_id, row[0].encode(), int(row[1]), float(row[2]))
+
+    async def save_conversation(
+        self, block_id: str, messages: list[dict[str, Any]], expected_version: int | None = None
+    ) -> int:
+        """Replace the conversation; returns the new version. ``expected_version`` 0 = must not exist."""
+        text = orjson.dumps(messages).decode()
+        summary = summarize(messages)
+        now = time.time()
+        async with self._write_lock:
+            async with self._db.execute("SELECT version FROM conversations WHERE block_id = ?", (block_id,)) as cur:
+                row = await cur.fetchone()
+            current = int(row[0]) if row else 0
+            if expected_version is not None and expected_version != current:
+                raise VersionConflict(current)
+            version = current + 1
+            await self._db.execute(
+                """INSERT INTO conversations (block_id, messages, version, title, preset, model, message_count,
+                       input_tokens, output_tokens, created_at, updated_at)
+                   VALUES (:block_id, :messages, :version, :title, :preset, :model, :message_count,
+                       :input_tokens, :output_tokens, :now, :now)
+                   ON CONFLICT(block_id) DO UPDATE SET messages = excluded.messages, version = excluded.version,
+                       title = excluded.title, preset = excluded.preset, model = excluded.model,
+                       message_count = excluded.message_count, input_tokens = excluded.input_tokens,
+                       output_tokens = excluded.output_tokens, updated_at = excluded.updated_at""",
+                {"block_id": block_id, "messages": text, "version": version, "now": now, **summary},
+            )
+        return version
+
+    async def delete_conversation(self, block_id: str) -> bool:
+        async with self._write_lock:
+            cursor = await self._db.execute("DELETE FROM conversations WHERE block_id = ?", (block_id,))
+            return cursor.rowcount > 0
+
+    async def list_conversations(self, limit: int, offset: int) -> tuple[list[ConversationSummary], int]:
+        query = """SELECT block_id, title, preset, model, message_count, input_tokens, output_tokens, version,
+                          updated_at FROM conversations ORDER BY updated_at DESC, block_id LIMIT ? OFFSET ?"""
+        async with self._db.execute(query, (limit, offset)) as cursor:
+            rows = await cursor.fetchall()
+        async with self._db.execute("SELECT COUNT(*) FROM conversations") as cursor:
+            total_row = await cursor.fetchone()
+        items = [
+            ConversationSummary(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), float(r[8]))
+            for r in rows
+        ]
+        return items, int(total_row[0]) if total_row else 0
+
+    # ---- block metadata and settings (JSON objects) --------------------------------------
+
+    async def _load_object(self, query: str, key: tuple[Any, ...]) -> dict[str, Any]:
+        async with self._db.execute(query, key) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return {}
+        value: dict[str, Any] = orjson.loads(row[0])
+        return value
+
+    async def load_block_meta(self, block_id: str) -> dict[str, Any]:
+        return await self._load_object("SELECT data FROM block_meta WHERE block_id = ?", (block_id,))
+
+    async def load_settings(self) -> dict[str, Any]:
+        return await self._load_object("SELECT data FROM settings WHERE id = 1", ())
+
+    async def write_block_meta(self, block_id: str, data: Mapping[str, Any], merge: bool) -> dict[str, Any]:
+        async with self._write_lock:
+            current = await self.load_block_meta(block_id) if merge else {}
+            merged = merge_patch(current, data) if merge else dict(data)
+            await self._db.execute(
+                "INSERT INTO block_meta (block_id, data, updated_at) VALUES (?, ?, ?) ON CONFLICT(block_id) "
+                "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                (block_id, orjson.dumps(merged).decode(), time.time()),
+            )
+        return merged
+
+    async def write_settings(self, data: Mapping[str, Any], merge: bool) -> dict[str, Any]:
+        async with self._write_lock:
+            current = await self.load_settings() if merge else {}
+            merged = merge_patch(current, data) if merge else dict(data)
+            await self._db.execute(
+                "INSERT INTO settings (id, data, updated_at) VALUES (1, ?, ?) ON CONFLICT(id) "
+                "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                (orjson.dumps(merged).decode(), time.time()),
+            )
+        return merged
+
+
+def merge_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Shallow JSON merge: keys in ``patch`` replace, ``null`` deletes."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,133 @@
+"""``POST /api/ai/chat/<blockId>``, its resume ``GET`` and ``stop``: the useChat endpoint.
+
+Request → validated body → five-layer preset resolution → provider-neutral history → a
+generation task (``run_chat`` → encoder → SSE lines, folded into the assistant message and
+saved when it ends, however it ends) → followers that write the lines to HTTP clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from backend.aisdk.encode import DONE_LINE, UIMessageStreamEncoder, sse_line
+from backend.aisdk.request import ChatRequestBody, parse_chat_request
+from backend.app_keys import PRESETS, SETTINGS, STORE, STREAMS
+from backend.errors import RequestError
+from backend.web.common import block_id_from, json_response, read_json
+from backend.web.plan import ChatPlan, build_plan
+from backend.web.streams import ActiveStream, StreamBusy
+
+logger = logging.getLogger(__name__)
+
+STREAM_HEADERS = {
+    "Content-Type": "text/event-stream",
+    # no-transform: proxies must not compress or buffer the stream.
+    "Cache-Control": "no-cache, no-transform",
+    "Connection": "keep-alive",
+    "X-Vercel-AI-UI-Message-Stream": "v1",
+    "X-Accel-Buffering": "no",
+}
+
+
+def new_message_id() -> str:
+    return "msg-" + secrets.token_urlsafe(12)
+
+
+async def post_chat(request: web.Request) -> web.StreamResponse:
+    block_id = block_id_from(request)
+    payload = await read_json(request)
+    body: ChatRequestBody = parse_chat_request(payload)
+    raw_messages: list[dict[str, Any]] = payload["messages"]
+    app = request.app
+    plan = await build_plan(
+        app[SETTINGS],
+        app[STORE],
+        app[PRESETS].presets,
+        block_id,
+        body,
+        raw_messages,
+        url_preset=request.query.get("preset"),
+        headers=request.headers,
+        new_message_id=new_message_id,
+    )
+    stream = ActiveStream(block_id=block_id, chat_id=body.id or block_id, message_id=plan.message_id)
+    try:
+        app[STREAMS].start(stream, lambda active: generate(app, plan, active))
+    except StreamBusy as busy:
+        raise RequestError(
+            f"Block {block_id} is already streaming (message {busy.active.message_id}); "
+            f"stop it with POST /api/ai/chat/{block_id}/stop or resume it.",
+            status=409,
+            code="stream_active",
+            details={"activeStream": busy.active.describe()},
+        ) from None
+    return await follow(request, stream)
+
+
+async def generate(app: web.Application, plan: ChatPlan, stream: ActiveStream) -> None:
+    """Run one answer to the end (or stop), writing SSE lines, then save the conversation."""
+    encoder = UIMessageStreamEncoder()
+    assembler = plan.assembler()
+
+    def emit(chunk: dict[str, Any]) -> None:
+        assembler.add(chunk)
+        stream.append(sse_line(chunk))
+
+    emit(encoder.start(plan.message_id, plan.metadata))
+    try:
+        async with plan.open_model() as model:
+            async for event in plan.run(model):
+                for chunk in encoder.encode(event):
+                    emit(chunk)
+    except asyncio.CancelledError:
+        for chunk in encoder.interrupted():
+            emit(chunk)
+    except Exception:
+        logger.exception("chat generation failed for block %s", plan.block_id)
+        for chunk in encoder.encode_internal_error():
+            emit(chunk)
+    # Save before the stream ends, so a client that saw the end and reloads finds the answer.
+    try:
+        await app[STORE].save_conversation(plan.block_id, [*plan.history, assembler.message])
+    except Exception:
+        logger.exception("saving the conversation of block %s failed", plan.block_id)
+    stream.append(DONE_LINE)
+    stream.close()
+
+
+async def follow(request: web.Request, stream: ActiveStream) -> web.StreamResponse:
+    """Write the stream's lines (replay + live) to this client until it ends or disconnects."""
+    settings = request.app[SETTINGS]
+    response = web.StreamResponse(status=200, headers=STREAM_HEADERS)
+    await response.prepare(request)
+    try:
+        async for line in stream.follow(settings.keepalive_seconds):
+            await response.write(line)
+    except (ConnectionResetError, asyncio.CancelledError):
+        if settings.cancel_on_disconnect and stream.followers == 0 and stream.task is not None:
+            stream.task.cancel()
+        raise
+    return response
+
+
+async def resume_chat(request: web.Request) -> web.StreamResponse:
+    """What ``useChat({resume: true})`` calls: replay the active stream, or 204 when none."""
+    block_id = block_id_from(request)
+    stream = request.app[STREAMS].get(block_id)
+    chat_id = request.match_info["chat_id"]
+    if stream is None or stream.done or chat_id not in (stream.chat_id, block_id):
+        return web.Response(status=204)
+    return await follow(request, stream)
+
+
+async def stop_chat(request: web.Request) -> web.Response:
+    block_id = block_id_from(request)
+    stream = await request.app[STREAMS].stop(block_id)
+    if stream is None:
+        return json_response({"stopped": False, "blockId": block_id})
+    return json_response({"stopped": True, "blockId": block_id, "messageId": stream.message_id})

@@ -1,0 +1,79 @@
+"""The web layer's one error path and small shared helpers.
+
+Every ``RequestError`` becomes ``{"error": {"code", "message", ...details}}`` with its status;
+aiohttp's own HTTP errors (404, 405, 413) get the same JSON shape; anything unexpected is logged
+with its traceback and answered with a generic 500 that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from backend.errors import ChatwireError, RequestError
+
+logger = logging.getLogger(__name__)
+
+BLOCK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **(details or {})}}
+
+
+def block_id_from(request: web.Request) -> str:
+    block_id = request.match_info.get("block_id", "")
+    if not BLOCK_ID_PATTERN.match(block_id):
+        raise RequestError(
+            "Invalid blockId: use 1-64 characters from A-Z, a-z, 0-9, '_' and '-'.",
+            code="invalid_block_id",
+        )
+    return block_id
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON, or a 400 / 413 RequestError."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestError(
+            f"Request body too large (limit {request.app._client_max_size // (1024 * 1024)} MB).",
+            status=413,
+            code="body_too_large",
+        ) from None
+    if not raw:
+        raise RequestError("The request body is empty; send a JSON object.", code="invalid_json")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise RequestError(f"The request body is not valid JSON: {error}", code="invalid_json") from None
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RequestError as error:
+        return json_response(error_body(error.code, error.public_message, error.details), status=error.status)
+    except ChatwireError as error:
+        logger.warning("request failed: %s", error.public_message)
+        return json_response(error_body("error", error.public_message), status=400)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(error.status, "http_error")
+        return json_response(error_body(code, error.reason), status=error.status)
+    except Exception:
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return json_response(error_body("internal_error", "Internal server error."), status=500)

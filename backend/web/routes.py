@@ -1,0 +1,29 @@
+"""The one route table of Chatwire."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from backend.web import chat, config, conversations, static
+from backend.web.common import json_response
+
+
+async def health(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_post("/api/ai/chat/{block_id}", chat.post_chat)
+    app.router.add_post("/api/ai/chat/{block_id}/stop", chat.stop_chat)
+    app.router.add_get("/api/ai/chat/{block_id}/{chat_id}/stream", chat.resume_chat)
+    app.router.add_get("/api/ai/presets", config.list_presets)
+    app.router.add_get("/api/ai/resolve/{block_id}", config.resolve_preview)
+    app.router.add_get("/api/ai/conversations", conversations.list_conversations)
+    app.router.add_get("/api/ai/conversations/{block_id}", conversations.get_conversation)
+    app.router.add_post("/api/ai/conversations/{block_id}", conversations.post_conversation)
+    app.router.add_delete("/api/ai/conversations/{block_id}", conversations.delete_conversation)
+    for method in ("GET", "PUT", "PATCH"):
+        app.router.add_route(method, "/api/blocks/{block_id}/meta", config.block_meta)
+        app.router.add_route(method, "/api/settings", config.global_settings)
+    static.add_frontend_routes(app)
