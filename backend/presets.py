@@ -10,6 +10,7 @@ in the secrets file) that holds it. See docs/presets.md.
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,6 +58,33 @@ class GoogleOptions(BaseModel):
     thinking_level: Literal["MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"] | None = None
 
 
+class McpServerTable(BaseModel):
+    """An MCP server whose tools become server-side tools: a stdio command or a streamable HTTP URL."""
+
+    model_config = _STRICT
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")
+    command: tuple[str, ...] = ()
+    url: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    approval_required: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return value
+
+
+class BuiltinToolOptions(BaseModel):
+    """Settings of the built-in tools (docs/tools.md); all off unless listed in ``tools``."""
+
+    model_config = _STRICT
+    read_file_root: str | None = None
+    fetch_allowed_hosts: tuple[str, ...] = ()
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+
+
 class PresetFile(BaseModel):
     """The validated content of one preset file (after ``extends`` is applied)."""
 
@@ -79,6 +107,8 @@ class PresetFile(BaseModel):
     tools: tuple[str, ...] = ()
     approval_required: tuple[str, ...] = ()
     max_steps: int = Field(default=8, ge=1, le=100)
+    mcp_servers: tuple[McpServerTable, ...] = ()
+    tool_options: BuiltinToolOptions = BuiltinToolOptions()
     headers: dict[str, str] = Field(default_factory=dict)
     anthropic: AnthropicOptions = AnthropicOptions()
     openai: OpenAIOptions = OpenAIOptions()
@@ -150,8 +180,6 @@ def load_presets(directory: Path) -> dict[str, Preset]:
             raise ConfigError(f"{path.name}: invalid TOML: {error}") from None
     presets: dict[str, Preset] = {}
     for name, (path, _) in raw.items():
-        import re
-
         if not re.match(PRESET_NAME_PATTERN, name):
             raise ConfigError(f"{path.name}: preset names may use letters, digits, '_', '-', '.' (max 64)")
         data = _resolve_extends(name, raw, ())

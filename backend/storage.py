@@ -40,6 +40,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE block_meta (block_id TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL);
     CREATE TABLE settings (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL, updated_at REAL NOT NULL);
     """,
+    # 2: tool approvals the server requested; a client may only answer these (docs/tools.md).
+    """
+    CREATE TABLE approvals (
+        approval_id TEXT PRIMARY KEY,
+        block_id TEXT NOT NULL,
+        tool_call_id TEXT NOT NULL,
+        tool_name TEXT NOT NULL,
+        input TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX approvals_block ON approvals(block_id);
+    """,
 )
 
 
@@ -222,6 +235,56 @@ class Store:
                 (orjson.dumps(merged).decode(), time.time()),
             )
         return merged
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApproval:
+    approval_id: str
+    block_id: str
+    tool_call_id: str
+    tool_name: str
+    input_json: str
+
+
+class ApprovalStore:
+    """Approval requests the server made, so a client cannot approve a call the model never made.
+
+    Shares the store's connection and write lock; ``take`` marks a request answered exactly once.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def record(self, approval: PendingApproval) -> None:
+        async with self._store._write_lock:
+            await self._store._db.execute(
+                "INSERT OR REPLACE INTO approvals (approval_id, block_id, tool_call_id, tool_name, input, status, "
+                "created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+                (
+                    approval.approval_id,
+                    approval.block_id,
+                    approval.tool_call_id,
+                    approval.tool_name,
+                    approval.input_json,
+                    time.time(),
+                ),
+            )
+
+    async def take(self, block_id: str, approval_id: str, tool_call_id: str, answer: str) -> PendingApproval | None:
+        """The pending request with these ids (marking it ``answer``), or None if there is none."""
+        async with self._store._write_lock:
+            async with self._store._db.execute(
+                "SELECT approval_id, block_id, tool_call_id, tool_name, input FROM approvals "
+                "WHERE approval_id = ? AND block_id = ? AND tool_call_id = ? AND status = 'pending'",
+                (approval_id, block_id, tool_call_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            await self._store._db.execute(
+                "UPDATE approvals SET status = ? WHERE approval_id = ?", (answer, approval_id)
+            )
+        return PendingApproval(row[0], row[1], row[2], row[3], row[4])
 
 
 def merge_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:

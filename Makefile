@@ -1,0 +1,60 @@
+# Chatwire — `make run` serves UI + API on 127.0.0.1:8080; `make test` runs every test.
+# Both install what is missing (Python venv, npm packages, Debian's chromium for browser tests).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NPM_FLAGS := --no-audit --no-fund --loglevel=error
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: run test lint typecheck unit-py fe-build fe-unit deps chromium bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+deps: $(VENV)/.installed
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci $(NPM_FLAGS)
+
+tests/conformance/node_modules/.package-lock.json: tests/conformance/package-lock.json
+	cd tests/conformance && npm ci $(NPM_FLAGS)
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(shell find frontend/src -type f 2>/dev/null) frontend/index.html
+	cd frontend && npm run build --silent
+
+fe-build: frontend/dist/index.html
+
+fe-unit: frontend/node_modules/.package-lock.json
+	cd frontend && npx vitest run
+
+# Browser tests drive Debian's chromium through Playwright (no browser download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-color-emoji; }
+
+lint: deps
+	$(VENV)/bin/ruff check backend tests
+	$(VENV)/bin/ruff format --check backend tests
+
+typecheck: deps
+	$(VENV)/bin/mypy backend
+
+run: deps fe-build
+	mkdir -p data
+	$(PY) -m backend --host $(HOST) --port $(PORT) --data-dir ./data --presets-dir ./presets
+
+# pytest runs last so its summary is the last line printed.
+test: deps fe-build fe-unit tests/conformance/node_modules/.package-lock.json chromium lint typecheck
+	$(PY) -m pytest -q -p no:playwright tests
+
+bench: deps
+	$(PY) -m tests.bench.run
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/dist tests/conformance/node_modules
