@@ -19,8 +19,6 @@ from backend.web.streams import StreamRegistry
 
 logger = logging.getLogger(__name__)
 
-PRESET_POLL_SECONDS = 2.0
-
 
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = await Store.open(app[SETTINGS].database_path)
@@ -35,7 +33,7 @@ async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
 
     async def poll() -> None:
         while True:
-            await asyncio.sleep(PRESET_POLL_SECONDS)
+            await asyncio.sleep(app[SETTINGS].preset_poll_seconds)
             catalog.reload_if_changed()
 
     task = asyncio.create_task(poll(), name="preset-reload")

@@ -28,6 +28,7 @@ ENVIRONMENT = {
     "keepalive_seconds": "CHATWIRE_KEEPALIVE_SECONDS",
     "cancel_on_disconnect": "CHATWIRE_CANCEL_ON_DISCONNECT",
     "log_level": "CHATWIRE_LOG_LEVEL",
+    "preset_poll_seconds": "CHATWIRE_PRESET_POLL_SECONDS",
 }
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +67,8 @@ class Settings:
     # Issue #5: generation continues when the tab closes, unless this is set.
     cancel_on_disconnect: bool = False
     log_level: str = "INFO"
+    # How often preset files are checked for changes (SIGHUP reloads at once).
+    preset_poll_seconds: float = 2.0
     # Retry policy before the first token (seconds); tests shorten these.
     retry_attempts: int = 3
     retry_base_delay: float = 0.5
@@ -122,6 +125,9 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         default=_truthy(env.get(ENVIRONMENT["cancel_on_disconnect"], "")),
     )
     parser.add_argument("--log-level", default=env.get(ENVIRONMENT["log_level"], "INFO"))
+    parser.add_argument(
+        "--preset-poll-seconds", type=float, default=float(env.get(ENVIRONMENT["preset_poll_seconds"], "2"))
+    )
     args = parser.parse_args(argv)
     secrets_file = Path(args.secrets_file) if args.secrets_file else None
     if secrets_file is not None and args.presets_dir.resolve() in secrets_file.resolve().parents:
@@ -137,5 +143,6 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         keepalive_seconds=args.keepalive_seconds,
         cancel_on_disconnect=args.cancel_on_disconnect,
         log_level=args.log_level.upper(),
+        preset_poll_seconds=args.preset_poll_seconds,
         secrets=load_secrets(secrets_file, env),
     )

@@ -39,7 +39,10 @@ def write_preset(directory: Path, name: str, body: str) -> Path:
 def write_fixture_presets(directory: Path, upstream_url: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for name, (provider, folder, case) in FIXTURE_PRESETS.items():
-        write_preset(directory, name, f"""
+        write_preset(
+            directory,
+            name,
+            f"""
             provider = "{provider}"
             model = "claude-sonnet-5-5"
             base_url = "{upstream_url}/{folder}/{case}"
@@ -47,7 +50,8 @@ def write_fixture_presets(directory: Path, upstream_url: str) -> None:
             description = "fixture {folder}/{case}"
             max_tokens = 4000
             system = "You are a helpful assistant"
-            """)
+            """,
+        )
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ def parse_sse(body: str) -> tuple[list[dict[str, Any]], list[str], bool]:
             if line.startswith(":"):
                 comments.append(line)
             elif line.startswith("data: "):
-                data = line[len("data: "):]
+                data = line[len("data: ") :]
                 if data == "[DONE]":
                     done = True
                 else:

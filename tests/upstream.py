@@ -31,8 +31,14 @@ from aiohttp import web
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Tokens that only appear in a request body that sends tool results back, per provider.
-_TOOL_RESULT_MARKERS = (b'"tool_result"', b'"function_call_output"', b'"role":"tool"', b'"role": "tool"',
-                        b'"functionResponse"', b'"function_response"')
+_TOOL_RESULT_MARKERS = (
+    b'"tool_result"',
+    b'"function_call_output"',
+    b'"role":"tool"',
+    b'"role": "tool"',
+    b'"functionResponse"',
+    b'"function_response"',
+)
 
 
 @dataclass
@@ -91,6 +97,8 @@ class FakeUpstream:
         self.open_streams = 0
         self.disconnects = 0
         self.stream_started = asyncio.Event()
+        # Set whenever a streamed reply ends, completed or cut off by the client.
+        self.stream_finished = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -128,9 +136,10 @@ class FakeUpstream:
         if "~" in case:
             case, milliseconds = case.split("~", 1)
             delay = float(milliseconds) / 1000
-        if any(marker in body for marker in _TOOL_RESULT_MARKERS) and (
-            FIXTURES / folder / f"{case}_followup.meta.json"
-        ).exists():
+        if (
+            any(marker in body for marker in _TOOL_RESULT_MARKERS)
+            and (FIXTURES / folder / f"{case}_followup.meta.json").exists()
+        ):
             case = f"{case}_followup"
         if not (FIXTURES / folder / f"{case}.meta.json").exists():
             return _not_scripted(path)
@@ -162,6 +171,7 @@ class FakeUpstream:
             raise
         finally:
             self.open_streams -= 1
+            self.stream_finished.set()
         return response
 
 

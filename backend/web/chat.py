@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from contextlib import aclosing
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientConnectionResetError, web
 
 from backend.aisdk.encode import DONE_LINE, UIMessageStreamEncoder, sse_line
 from backend.aisdk.request import ChatRequestBody, parse_chat_request
@@ -93,7 +94,9 @@ async def generate(app: web.Application, plan: ChatPlan, stream: ActiveStream) -
             emit(chunk)
     # Save before the stream ends, so a client that saw the end and reloads finds the answer.
     try:
-        await app[STORE].save_conversation(plan.block_id, [*plan.history, assembler.message])
+        # An answer that failed before producing any part is not kept (the user message is).
+        answer = [assembler.message] if assembler.parts else []
+        await app[STORE].save_conversation(plan.block_id, [*plan.history, *answer])
     except Exception:
         logger.exception("saving the conversation of block %s failed", plan.block_id)
     stream.append(DONE_LINE)
@@ -106,12 +109,16 @@ async def follow(request: web.Request, stream: ActiveStream) -> web.StreamRespon
     response = web.StreamResponse(status=200, headers=STREAM_HEADERS)
     await response.prepare(request)
     try:
-        async for line in stream.follow(settings.keepalive_seconds):
-            await response.write(line)
-    except (ConnectionResetError, asyncio.CancelledError):
+        # aclosing: the follower count drops before the disconnect check below.
+        async with aclosing(stream.follow(settings.keepalive_seconds)) as lines:
+            async for line in lines:
+                await response.write(line)
+    except (ConnectionResetError, ClientConnectionResetError, asyncio.CancelledError) as error:
+        # The client went away (closed tab). The answer goes on unless configured otherwise.
         if settings.cancel_on_disconnect and stream.followers == 0 and stream.task is not None:
             stream.task.cancel()
-        raise
+        if isinstance(error, asyncio.CancelledError):
+            raise
     return response
 
 

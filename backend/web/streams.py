@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ class ActiveStream:
             self._changed = asyncio.get_running_loop().create_future()
         return self._changed
 
-    async def follow(self, keepalive_seconds: float) -> AsyncIterator[bytes]:
+    async def follow(self, keepalive_seconds: float) -> AsyncGenerator[bytes, None]:
         """Every line from the start, then live ones; ``b": keep-alive\\n\\n"`` while idle."""
         position = 0
         self.followers += 1

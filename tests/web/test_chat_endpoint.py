@@ -21,8 +21,9 @@ async def post_chat(client: TestClient[Any, Any], body: dict[str, Any], query: s
 
 
 async def test_text_stream_has_protocol_headers_and_sequence(chat_client: TestClient[Any, Any]) -> None:
-    status, text, headers = await post_chat(chat_client, {"id": "c1", "messages": [user_message("hi")],
-                                                          "trigger": "submit-message"})
+    status, text, headers = await post_chat(
+        chat_client, {"id": "c1", "messages": [user_message("hi")], "trigger": "submit-message"}
+    )
     assert status == 200
     assert headers["Content-Type"] == "text/event-stream"
     assert headers["X-Vercel-AI-UI-Message-Stream"] == "v1"
@@ -65,15 +66,17 @@ async def test_unknown_preset_is_400_listing_presets(chat_client: TestClient[Any
 
 
 async def test_bad_json_and_missing_messages_are_400(chat_client: TestClient[Any, Any]) -> None:
-    response = await chat_client.post("/api/ai/chat/block-1", data=b"{not json",
-                                      headers={"Content-Type": "application/json"})
+    response = await chat_client.post(
+        "/api/ai/chat/block-1", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status == 400
     assert (await response.json())["error"]["code"] == "invalid_json"
     response = await chat_client.post("/api/ai/chat/block-1", json={"id": "x"})
     assert response.status == 400
     assert "messages" in (await response.json())["error"]["message"]
-    response = await chat_client.post("/api/ai/chat/block-1", json={"messages": [{"id": "m", "role": "user",
-                                                                                  "parts": [{"type": "text"}]}]})
+    response = await chat_client.post(
+        "/api/ai/chat/block-1", json={"messages": [{"id": "m", "role": "user", "parts": [{"type": "text"}]}]}
+    )
     body = await response.json()
     assert response.status == 400 and "messages[0].parts[0].text" in body["error"]["message"]
 
@@ -84,8 +87,9 @@ async def test_invalid_block_id_is_400(chat_client: TestClient[Any, Any]) -> Non
     assert (await response.json())["error"]["code"] == "invalid_block_id"
 
 
-async def test_auth_error_becomes_error_chunk_without_key(chat_client: TestClient[Any, Any],
-                                                          upstream: FakeUpstream) -> None:
+async def test_auth_error_becomes_error_chunk_without_key(
+    chat_client: TestClient[Any, Any], upstream: FakeUpstream
+) -> None:
     status, text, _ = await post_chat(chat_client, {"messages": [user_message("hi")]}, "?preset=anthropic-auth")
     assert status == 200
     chunks, _, done = parse_sse(text)
@@ -98,7 +102,7 @@ async def test_auth_error_becomes_error_chunk_without_key(chat_client: TestClien
 
 
 async def test_rate_limit_is_retried_then_reported(chat_client: TestClient[Any, Any], upstream: FakeUpstream) -> None:
-    status, text, _ = await post_chat(chat_client, {"messages": [user_message("hi")]}, "?preset=anthropic-429")
+    _, text, _ = await post_chat(chat_client, {"messages": [user_message("hi")]}, "?preset=anthropic-429")
     chunks, _, _ = parse_sse(text)
     assert len(upstream.requests) == 3  # the default policy: 3 attempts before the first token
     data_error = next(chunk for chunk in chunks if chunk["type"] == "data-error")

@@ -1,0 +1,362 @@
+"""Provider ``openai-chat``: Chat Completions on OpenAI and compatible servers.
+
+Ollama, vLLM, llama.cpp, OpenRouter, Groq, DeepSeek, xAI and Perplexity speak this API with
+small differences, all handled here by reading what arrives rather than by server name:
+
+* reasoning text arrives as ``delta.reasoning_content`` (llama.cpp, DeepSeek, xAI, older vLLM)
+  or ``delta.reasoning`` (OpenRouter, Ollama, vLLM ≥ 0.11); neither is in the SDK's model, so
+  they are read from ``model_extra`` (README §2.1);
+* OpenRouter adds ``reasoning_details`` that must go back with the assistant message;
+* tool calls are keyed by ``index``; some servers send a whole call in one delta or omit its id;
+* Perplexity puts ``citations`` / ``search_results`` on the chunk itself.
+
+Outline (see ``providers/base.py``)::
+
+    create → OpenAIChatModel.stream → to_openai_chat_params → _Translator
+           → map_openai_chat_{finish_reason,usage} / openai_common.map_openai_error
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletionChunk
+from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
+from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
+from openai.types.completion_usage import CompletionUsage
+
+from backend.errors import ProviderError
+from backend.events import (
+    Finish,
+    FinishReason,
+    JsonValue,
+    ProviderEvent,
+    ProviderMetadata,
+    ReasoningDelta,
+    ReasoningEnd,
+    ReasoningStart,
+    Source,
+    TextDelta,
+    TextEnd,
+    TextStart,
+    ToolCall,
+    ToolInputDelta,
+    ToolInputStart,
+    Usage,
+)
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig
+from backend.providers.openai_chat_input import METADATA_KEY, PROVIDER, to_openai_chat_messages
+from backend.providers.openai_common import create_client, map_openai_error
+
+__all__ = ["METADATA_KEY", "PROVIDER", "OpenAIChatModel", "create", "to_openai_chat_params"]
+
+
+def create(config: ProviderConfig) -> ChatModel:
+    """The registry's factory for provider ``openai-chat``."""
+    return OpenAIChatModel(config)
+
+
+class OpenAIChatModel:
+    """One configured Chat Completions client; ``stream`` performs one model call."""
+
+    provider = PROVIDER
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self._client = create_client(config)
+        self._api_key = config.api_key
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]:
+        params = to_openai_chat_params(call)
+        extra_body = call.options_for(PROVIDER).get("extra_body")
+        try:
+            chunk_stream = await self._client.chat.completions.create(
+                **params, extra_body=extra_body if isinstance(extra_body, dict) else None
+            )
+        except openai.OpenAIError as error:
+            raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
+        translator = _Translator()
+        try:
+            async for chunk in chunk_stream:
+                for event in translator.translate(chunk):
+                    yield event
+        except (openai.OpenAIError, json.JSONDecodeError) as error:  # the latter: a malformed data line
+            raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
+        finally:
+            # Closes the HTTP response, also when our consumer stops early.
+            await chunk_stream.close()
+        for event in translator.finish():
+            yield event
+
+
+def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:
+    """The request body for one call. Provider options (``[openai-chat]`` in a preset):
+
+    * ``max_tokens_field``: ``max_tokens`` (default, what compatible servers know) or
+      ``max_completion_tokens`` (required by OpenAI's reasoning models);
+    * ``include_usage``: ask for the final usage chunk (default true);
+    * ``extra_body``: a table merged into the request as is (e.g. OpenRouter ``reasoning``).
+    """
+    options = call.options_for(PROVIDER)
+    params: CompletionCreateParamsStreaming = {
+        "model": call.model,
+        "messages": to_openai_chat_messages(call.system, call.messages),
+        "stream": True,
+    }
+    if options.get("include_usage", True) is not False:
+        params["stream_options"] = {"include_usage": True}
+    if options.get("max_tokens_field") == "max_completion_tokens":
+        params["max_completion_tokens"] = call.max_tokens
+    else:
+        params["max_tokens"] = call.max_tokens
+    if call.temperature is not None:
+        params["temperature"] = call.temperature
+    if call.top_p is not None:
+        params["top_p"] = call.top_p
+    if call.tools:
+        params["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": dict(tool.input_schema),
+                },
+            }
+            for tool in call.tools
+        ]
+    if call.thinking.enabled and call.thinking.effort is not None:
+        params["reasoning_effort"] = call.thinking.effort
+    return params
+
+
+@dataclass
+class _PendingCall:
+    tool_call_id: str
+    name: str
+    arguments: list[str] = field(default_factory=list)
+    started: bool = False
+    extra_content: JsonValue = None
+
+
+class _Translator:
+    """Chat Completions chunks → provider events; one instance per model call."""
+
+    def __init__(self) -> None:
+        self._text_id: str | None = None
+        self._reasoning_id: str | None = None
+        self._reasoning_details: list[dict[str, JsonValue]] = []
+        self._part_count = 0
+        self._calls: dict[int, _PendingCall] = {}
+        self._source_urls: set[str] = set()
+        self._finish_reason: str | None = None
+        self._usage = Usage()
+
+    def translate(self, chunk: ChatCompletionChunk) -> list[ProviderEvent]:
+        events: list[ProviderEvent] = []
+        chunk_extra = chunk.model_extra
+        if chunk_extra:
+            self._sources(chunk_extra, events)
+        if chunk.usage is not None:
+            self._usage = map_openai_chat_usage(chunk.usage)
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue  # only one choice is requested
+            if choice.delta is not None:
+                self._delta(choice.delta, events)
+            if choice.finish_reason is not None and self._finish_reason is None:
+                # OpenRouter repeats finish_reason on the usage chunk; the first one counts.
+                self._finish_reason = choice.finish_reason
+                self._close_parts(events)
+                self._flush_calls(events)
+        return events
+
+    def finish(self) -> list[ProviderEvent]:
+        """At the end of the stream: whatever a sloppy server sent after its finish_reason is
+        closed too, then ``Finish`` (it waits for the usage chunk, which follows the finish)."""
+        if self._finish_reason is None:
+            raise ProviderError(
+                provider=PROVIDER, category="upstream", detail="the stream ended before the model finished"
+            )
+        events: list[ProviderEvent] = []
+        self._close_parts(events)
+        self._flush_calls(events)
+        reason = map_openai_chat_finish_reason(self._finish_reason)
+        events.append(Finish(reason=reason, raw_reason=self._finish_reason, usage=self._usage))
+        return events
+
+    # -- deltas --------------------------------------------------------------------------------
+
+    def _delta(self, delta: ChoiceDelta, events: list[ProviderEvent]) -> None:
+        delta_extra = delta.model_extra
+        if delta_extra:
+            reasoning = delta_extra.get("reasoning_content") or delta_extra.get("reasoning")
+            details = delta_extra.get("reasoning_details")
+            if (isinstance(reasoning, str) and reasoning) or details:
+                self._reasoning(reasoning if isinstance(reasoning, str) else "", details, events)
+        if delta.content:
+            if self._reasoning_id is not None:
+                self._end_reasoning(events)
+            if self._text_id is None:
+                self._text_id = self._next_id("text")
+                events.append(TextStart(self._text_id))
+            events.append(TextDelta(self._text_id, delta.content))
+        if delta.tool_calls:
+            self._close_parts(events)
+            for fragment in delta.tool_calls:
+                self._tool_call_fragment(fragment, events)
+
+    def _reasoning(self, text: str, details: object, events: list[ProviderEvent]) -> None:
+        if self._text_id is not None:
+            events.append(TextEnd(self._text_id))
+            self._text_id = None
+        if self._reasoning_id is None:
+            self._reasoning_id = self._next_id("reasoning")
+            events.append(ReasoningStart(self._reasoning_id))
+        if text:
+            events.append(ReasoningDelta(self._reasoning_id, text))
+        if isinstance(details, list):
+            for detail in details:
+                if isinstance(detail, dict):
+                    _merge_reasoning_detail(self._reasoning_details, detail)
+
+    def _end_reasoning(self, events: list[ProviderEvent]) -> None:
+        assert self._reasoning_id is not None
+        metadata: ProviderMetadata | None = None
+        if self._reasoning_details:
+            metadata = {METADATA_KEY: {"reasoningDetails": list(self._reasoning_details)}}
+            self._reasoning_details = []
+        events.append(ReasoningEnd(self._reasoning_id, metadata))
+        self._reasoning_id = None
+
+    def _close_parts(self, events: list[ProviderEvent]) -> None:
+        if self._reasoning_id is not None:
+            self._end_reasoning(events)
+        if self._text_id is not None:
+            events.append(TextEnd(self._text_id))
+            self._text_id = None
+
+    def _next_id(self, kind: str) -> str:
+        self._part_count += 1
+        return f"{kind}-{self._part_count}"
+
+    # -- tool calls ----------------------------------------------------------------------------
+
+    def _tool_call_fragment(self, fragment: ChoiceDeltaToolCall, events: list[ProviderEvent]) -> None:
+        index = self._call_index(fragment)
+        function = fragment.function
+        call = self._calls.get(index)
+        if call is None:
+            # Some servers omit the id; the loop and the UI need one, so make one up.
+            call = _PendingCall(fragment.id or f"call_{uuid.uuid4().hex[:24]}", "")
+            self._calls[index] = call
+        elif fragment.id and not call.started:
+            call.tool_call_id = fragment.id
+        if function is not None and function.name and not call.name:
+            call.name = function.name
+        extra = fragment.model_extra.get("extra_content") if fragment.model_extra else None
+        if extra is not None:
+            call.extra_content = extra
+        arguments = function.arguments if function is not None else None
+        if arguments:
+            call.arguments.append(arguments)
+        if not call.started and call.name:
+            call.started = True
+            events.append(ToolInputStart(call.tool_call_id, call.name))
+            if call.arguments:  # fragments that came before the name, or a whole call at once
+                events.append(ToolInputDelta(call.tool_call_id, "".join(call.arguments)))
+        elif call.started and arguments:
+            events.append(ToolInputDelta(call.tool_call_id, arguments))
+
+    def _call_index(self, fragment: ChoiceDeltaToolCall) -> int:
+        # `index` is required by the spec, but a few servers leave it out.
+        if fragment.index is not None:
+            return fragment.index
+        for index, call in self._calls.items():
+            if fragment.id and call.tool_call_id == fragment.id:
+                return index
+        return len(self._calls) if fragment.id or not self._calls else max(self._calls)
+
+    def _flush_calls(self, events: list[ProviderEvent]) -> None:
+        for index in sorted(self._calls):
+            call = self._calls[index]
+            if not call.started:
+                call.started = True
+                events.append(ToolInputStart(call.tool_call_id, call.name))
+            metadata: ProviderMetadata | None = None
+            if call.extra_content is not None:
+                metadata = {METADATA_KEY: {"extraContent": call.extra_content}}
+            input_json = "".join(call.arguments) or "{}"
+            events.append(ToolCall(call.tool_call_id, call.name, input_json, metadata))
+        self._calls.clear()
+
+    # -- sources -------------------------------------------------------------------------------
+
+    def _sources(self, chunk_extra: Mapping[str, Any], events: list[ProviderEvent]) -> None:
+        """Perplexity repeats ``search_results`` (with titles) and ``citations`` on chunks."""
+        results = chunk_extra.get("search_results")
+        if isinstance(results, list):
+            for result in results:
+                if isinstance(result, dict):
+                    self._source(result.get("url"), result.get("title"), events)
+        citations = chunk_extra.get("citations")
+        if isinstance(citations, list):
+            for url in citations:
+                self._source(url, None, events)
+
+    def _source(self, url: object, title: object, events: list[ProviderEvent]) -> None:
+        if not isinstance(url, str) or not url or url in self._source_urls:
+            return
+        self._source_urls.add(url)
+        events.append(Source(f"source-{len(self._source_urls)}", url, title if isinstance(title, str) else None))
+
+
+def _merge_reasoning_detail(details: list[dict[str, JsonValue]], fragment: dict[str, JsonValue]) -> None:
+    """OpenRouter streams each reasoning detail in fragments (same ``type`` and ``index``):
+    text pieces are joined and a late ``signature`` is kept, so one detail goes back."""
+    last = details[-1] if details else None
+    if last is None or last.get("type") != fragment.get("type") or last.get("index") != fragment.get("index"):
+        details.append(dict(fragment))
+        return
+    for key, value in fragment.items():
+        if key in ("text", "summary", "data") and isinstance(value, str):
+            previous = last.get(key)
+            last[key] = (previous if isinstance(previous, str) else "") + value
+        elif value is not None:
+            last[key] = value
+
+
+def map_openai_chat_finish_reason(finish_reason: str) -> FinishReason:
+    """As the AI SDK's ``packages/openai/src/chat/map-openai-finish-reason.ts`` (protocol §2.8)."""
+    match finish_reason:
+        case "stop":
+            return "stop"
+        case "length":
+            return "length"
+        case "content_filter":
+            return "content-filter"
+        case "tool_calls" | "function_call":
+            return "tool-calls"
+        case _:
+            return "other"
+
+
+def map_openai_chat_usage(usage: CompletionUsage) -> Usage:
+    """``prompt_tokens`` already includes cached tokens (unlike Anthropic). Servers that send
+    no details (llama.cpp) leave the cache and reasoning counts unknown."""
+    prompt_details = usage.prompt_tokens_details
+    completion_details = usage.completion_tokens_details
+    return Usage(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        cache_read_tokens=(prompt_details.cached_tokens or 0) if prompt_details else None,
+        cache_write_tokens=(prompt_details.cache_write_tokens or 0) if prompt_details else None,
+        reasoning_tokens=completion_details.reasoning_tokens if completion_details else None,
+    )

@@ -1,0 +1,37 @@
+/** Small helpers shared by the part renderers. */
+
+/** Pretty JSON for tool input/output; strings are shown as they are. */
+export function formatJson(value: unknown): string {
+  if (value === undefined) return '';
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value, null, 2) ?? String(value);
+  } catch {
+    // Not JSON-serialisable (cannot come off the wire, but a local edit could do it).
+    return String(value);
+  }
+}
+
+const LINK_PROTOCOLS = new Set(['http:', 'https:']);
+const FILE_PROTOCOLS = new Set(['http:', 'https:', 'data:', 'blob:']);
+
+function hasProtocol(url: string, allowed: Set<string>): boolean {
+  try {
+    return allowed.has(new URL(url, window.location.href).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sources come from the model or a search tool, so only http(s) links become
+ * clickable; anything else (javascript:, file:) is shown as text.
+ */
+export function isSafeLinkUrl(url: string): boolean {
+  return hasProtocol(url, LINK_PROTOCOLS);
+}
+
+/** Files may also be inline `data:` URLs (uploads, generated images) or blob: previews. */
+export function isSafeFileUrl(url: string): boolean {
+  return hasProtocol(url, FILE_PROTOCOLS);
+}

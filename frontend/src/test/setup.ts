@@ -1,0 +1,10 @@
+// Testing Library only unmounts automatically when vitest globals are on;
+// they are off here, so unmount every render after each test.
+import { afterEach } from 'vitest';
+import { cleanup, configure } from '@testing-library/react';
+
+// findBy*/waitFor default to 1 s, which a busy 2-core CI machine can exceed
+// while streams are parsed; a passing test is not slowed by a longer limit.
+configure({ asyncUtilTimeout: 5000 });
+
+afterEach(() => cleanup());

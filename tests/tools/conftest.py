@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from backend.storage import ApprovalStore, Store
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "db.sqlite3")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def approvals(store: Store) -> ApprovalStore:
+    return ApprovalStore(store)
