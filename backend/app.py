@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from backend.app_keys import PRESETS, SETTINGS, STORE, STREAMS
+from backend.app_keys import MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
 from backend.catalog import PresetCatalog
 from backend.settings import Settings
 from backend.storage import Store
+from backend.tools.builtins import default_registry
+from backend.tools.mcp_bridge import McpManager
 from backend.web.common import error_middleware
 from backend.web.routes import add_routes
 from backend.web.streams import StreamRegistry
@@ -25,6 +27,13 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[STREAMS].stop_all()  # saves partial answers before the database closes
     await app[STORE].close()
+
+
+async def _mcp_context(app: web.Application) -> AsyncIterator[None]:
+    """MCP servers start on first use and run until the app stops (docs/tools.md)."""
+    app[MCP] = McpManager()
+    yield
+    await app[MCP].aclose()
 
 
 async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
@@ -53,8 +62,10 @@ async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     app[SETTINGS] = settings
-    app[PRESETS] = PresetCatalog(settings.presets_dir)
+    app[TOOLS] = default_registry()
+    app[PRESETS] = PresetCatalog(settings.presets_dir, app[TOOLS].names())
     app[STREAMS] = StreamRegistry()
+    app.cleanup_ctx.append(_mcp_context)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_preset_reload_context)
     add_routes(app)

@@ -17,9 +17,10 @@ logger = logging.getLogger(__name__)
 
 
 class PresetCatalog:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, known_tools: tuple[str, ...] = ()) -> None:
         self.directory = directory
-        self.presets: dict[str, Preset] = load_presets(directory)
+        self.known_tools = known_tools
+        self.presets: dict[str, Preset] = load_presets(directory, known_tools)
         self._fingerprint = self._scan()
 
     def _scan(self) -> tuple[tuple[str, int, int], ...]:
@@ -30,7 +31,7 @@ class PresetCatalog:
     def reload(self) -> bool:
         """Reload from disk. Returns True if the presets changed; keeps the old ones on error."""
         try:
-            presets = load_presets(self.directory)
+            presets = load_presets(self.directory, self.known_tools)
         except ConfigError as error:
             logger.error("preset reload failed, keeping the previous presets: %s", error.public_message)
             return False

@@ -139,7 +139,7 @@ async def run_chat(
         outcome = _outcome(step_events)
         usage = usage.plus(outcome.finish.usage)
         reason = outcome.finish.reason
-        if not outcome.tool_calls or tools is None or step == max_steps:
+        if not outcome.tool_calls or tools is None:
             yield StepEnd()
             break
         sink: list[ToolMessage | None] = []
@@ -147,7 +147,8 @@ async def run_chat(
             yield event
         yield StepEnd()
         tool_message = sink[0] if sink else None
-        if tool_message is None:
+        # At max_steps the tools of the last step still run (as in the AI SDK), then the answer ends.
+        if tool_message is None or step == max_steps:
             break
         messages = (*messages, outcome.assistant, tool_message)
     yield ChatFinish(reason, usage)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.errors import ConfigError
 from backend.providers.base import ThinkingSettings
@@ -40,16 +40,25 @@ class AnthropicOptions(BaseModel):
     model_config = _STRICT
     prompt_caching: bool = True
     thinking_display: Literal["summarized", "omitted"] | None = None
+    # Tools Anthropic runs itself (e.g. {type = "web_search_20250305", name = "web_search"}), passed as written.
+    server_tools: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class OpenAIOptions(BaseModel):
     model_config = _STRICT
-    reasoning_summary: Literal["auto", "concise", "detailed"] | None = "auto"
+    # "none" turns summaries off (TOML has no null).
+    reasoning_summary: Literal["auto", "concise", "detailed", "none"] = "auto"
+    # Ask for encrypted reasoning even with thinking off (reasoning models only; others reject it).
+    encrypted_reasoning: bool | None = None
+    extra_body: dict[str, Any] | None = None
 
 
 class OpenAIChatOptions(BaseModel):
     model_config = _STRICT
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # Some compatible servers reject stream_options; turn usage reporting off for them.
+    include_usage: bool = True
+    extra_body: dict[str, Any] | None = None
 
 
 class GoogleOptions(BaseModel):
@@ -74,6 +83,14 @@ class McpServerTable(BaseModel):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("url must start with http:// or https://")
         return value
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerTable:
+        if bool(self.command) == bool(self.url):
+            raise ValueError(f"mcp server '{self.name}': set exactly one of 'command' and 'url'")
+        if self.url and self.env:
+            raise ValueError(f"mcp server '{self.name}': 'env' applies only to a 'command' server")
+        return self
 
 
 class BuiltinToolOptions(BaseModel):
@@ -167,7 +184,19 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def load_presets(directory: Path) -> dict[str, Preset]:
+def _check_tools(path: Path, file: PresetFile, known_tools: tuple[str, ...]) -> None:
+    """Tool names must be built-ins or ``<mcp server>__<tool>`` of one of the preset's servers."""
+    prefixes = tuple(f"{server.name}__" for server in file.mcp_servers)
+    for field, names in (("tools", file.tools), ("approval_required", file.approval_required)):
+        for name in names:
+            if name not in known_tools and not name.startswith(prefixes):
+                raise ConfigError(
+                    f"{path.name}: field '{field}': unknown tool {name!r}; built-in tools: "
+                    f"{', '.join(known_tools) or '(none)'}"
+                )
+
+
+def load_presets(directory: Path, known_tools: tuple[str, ...] | None = None) -> dict[str, Preset]:
     """Load and validate every ``*.toml`` in ``directory``. Raises ``ConfigError`` naming file+field."""
     if not directory.is_dir():
         raise ConfigError(f"presets directory {directory} does not exist")
@@ -187,6 +216,8 @@ def load_presets(directory: Path) -> dict[str, Preset]:
             presets[name] = Preset(name, path, PresetFile.model_validate(data))
         except ValidationError as error:
             raise ConfigError(f"{path.name}: {_describe(error)}") from None
+        if known_tools is not None:
+            _check_tools(path, presets[name].file, known_tools)
     if "default" not in presets:
         raise ConfigError(f"{directory}: no default.toml (the 'default' preset is required)")
     return presets

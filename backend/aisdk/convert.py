@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -86,7 +87,7 @@ def _json(value: Any) -> JsonValue:
     return result
 
 
-def _assistant_messages(message: UIMessage, index: int) -> list[Message]:
+def _assistant_messages(message: UIMessage, index: int, resolved: Mapping[str, ToolResultContent]) -> list[Message]:
     blocks: list[list[Any]] = [[]]
     for part in message.parts:
         if isinstance(part, StepStartPart):
@@ -107,7 +108,7 @@ def _assistant_messages(message: UIMessage, index: int) -> list[Message]:
             elif isinstance(part, FilePart):
                 content.append(file_content(part, f"messages[{index}].parts[{part_index}]"))
             elif isinstance(part, ToolPart):
-                _add_tool_part(part, content, results)
+                _add_tool_part(part, content, results, resolved)
         if content:
             result.append(AssistantMessage(tuple(content)))
         if results:
@@ -115,7 +116,12 @@ def _assistant_messages(message: UIMessage, index: int) -> list[Message]:
     return result
 
 
-def _add_tool_part(part: ToolPart, content: list[AssistantContent], results: list[ToolResultContent]) -> None:
+def _add_tool_part(
+    part: ToolPart,
+    content: list[AssistantContent],
+    results: list[ToolResultContent],
+    resolved: Mapping[str, ToolResultContent],
+) -> None:
     if part.providerExecuted:
         content.append(
             ToolCallContent(part.toolCallId, part.tool_name, _json(part.input), part.callProviderMetadata, True)
@@ -123,15 +129,21 @@ def _add_tool_part(part: ToolPart, content: list[AssistantContent], results: lis
         if part.state == "output-available":
             content.append(ProviderToolResultContent(part.toolCallId, part.tool_name, _json(part.output)))
         return
-    tool_result = _tool_result(part)
+    tool_result = resolved.get(part.toolCallId) or _tool_result(part)
     if tool_result is None:
         return  # no result yet: providers reject a call without one
     content.append(ToolCallContent(part.toolCallId, part.tool_name, _json(part.input), part.callProviderMetadata))
     results.append(tool_result)
 
 
-def to_model_messages(messages: list[UIMessage]) -> tuple[Message, ...]:
-    """Convert the whole history. System messages are kept in place (providers hoist them)."""
+def to_model_messages(
+    messages: list[UIMessage], resolved: Mapping[str, ToolResultContent] | None = None
+) -> tuple[Message, ...]:
+    """Convert the whole history. System messages are kept in place (providers hoist them).
+
+    ``resolved``: results the server produced for answered approvals (by tool call id), which
+    the client's parts do not carry yet.
+    """
     converted: list[Message] = []
     for index, message in enumerate(messages):
         if message.role == "system":
@@ -143,5 +155,5 @@ def to_model_messages(messages: list[UIMessage]) -> tuple[Message, ...]:
             if user is not None:
                 converted.append(user)
         else:
-            converted.extend(_assistant_messages(message, index))
+            converted.extend(_assistant_messages(message, index, resolved or {}))
     return tuple(converted)

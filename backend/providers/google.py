@@ -331,15 +331,19 @@ def map_google_finish_reason(raw: str, *, made_function_calls: bool) -> FinishRe
 
 def map_google_usage(metadata: types.GenerateContentResponseUsageMetadata | None) -> Usage:
     """``usageMetadata`` → ``Usage``. Thoughts are not part of ``candidatesTokenCount`` (REC:
-    total = prompt + candidates + thoughts); cached tokens are part of the prompt count."""
+    total = prompt + candidates + thoughts); cached tokens are part of the prompt count.
+
+    The API speaks proto3 JSON, which omits zero counts: in a present ``usageMetadata`` a missing
+    count means 0 (e.g. no ``thoughtsTokenCount`` when the model did not think), not "unknown".
+    Gemini does not report cache writes, so those stay unknown.
+    """
     if metadata is None:
         return Usage()
-    candidates, thoughts = metadata.candidates_token_count, metadata.thoughts_token_count
-    output = None if candidates is None and thoughts is None else (candidates or 0) + (thoughts or 0)
+    thoughts = metadata.thoughts_token_count or 0
     return Usage(
-        input_tokens=metadata.prompt_token_count,
-        output_tokens=output,
-        cache_read_tokens=metadata.cached_content_token_count,
+        input_tokens=metadata.prompt_token_count or 0,
+        output_tokens=(metadata.candidates_token_count or 0) + thoughts,
+        cache_read_tokens=metadata.cached_content_token_count or 0,
         reasoning_tokens=thoughts,
     )
 

@@ -34,7 +34,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from backend.errors import ConfigError, RequestError
+from backend.errors import RequestError
 from backend.presets import McpServerTable
 from backend.tools.base import Tool, ToolError
 from backend.tools.execute import safe_error_text
@@ -51,14 +51,6 @@ class McpServerUnavailable(RequestError):
 
     def __init__(self, public_message: str) -> None:
         super().__init__(public_message, status=503, code="mcp_unavailable")
-
-
-def check_server_table(table: McpServerTable) -> None:
-    """``ConfigError`` unless exactly one of ``command`` and ``url`` is set (for preset loading)."""
-    if bool(table.command) == bool(table.url):
-        raise ConfigError(f"mcp_servers '{table.name}': set exactly one of 'command' and 'url'")
-    if table.url and table.env:
-        raise ConfigError(f"mcp_servers '{table.name}': 'env' applies only to a 'command' server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +128,7 @@ class McpConnection:
             parameters = StdioServerParameters(command=command, args=arguments, env=dict(self.table.env) or None)
             read, write = await stack.enter_async_context(stdio_client(parameters, errlog=self._errlog))
         else:
-            assert self.table.url is not None  # check_server_table
+            assert self.table.url is not None  # McpServerTable allows exactly one transport
             read, write = await stack.enter_async_context(streamable_http_client(self.table.url))
         session = await stack.enter_async_context(ClientSession(read, write))
         await session.initialize()
@@ -233,7 +225,6 @@ class McpManager:
         return tools
 
     async def _connection(self, table: McpServerTable) -> McpConnection:
-        check_server_table(table)
         if self._closed:
             raise McpServerUnavailable("The server is shutting down.")
         key = ServerKey.of(table)

@@ -17,10 +17,10 @@ from aiohttp import ClientConnectionResetError, web
 
 from backend.aisdk.encode import DONE_LINE, UIMessageStreamEncoder, sse_line
 from backend.aisdk.request import ChatRequestBody, parse_chat_request
-from backend.app_keys import PRESETS, SETTINGS, STORE, STREAMS
+from backend.app_keys import MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
 from backend.errors import RequestError
 from backend.web.common import block_id_from, json_response, read_json
-from backend.web.plan import ChatPlan, build_plan
+from backend.web.plan import ChatPlan, PlanServices, build_plan
 from backend.web.streams import ActiveStream, StreamBusy
 
 logger = logging.getLogger(__name__)
@@ -45,10 +45,9 @@ async def post_chat(request: web.Request) -> web.StreamResponse:
     body: ChatRequestBody = parse_chat_request(payload)
     raw_messages: list[dict[str, Any]] = payload["messages"]
     app = request.app
+    services = PlanServices(app[SETTINGS], app[STORE], app[PRESETS].presets, app[TOOLS], app[MCP])
     plan = await build_plan(
-        app[SETTINGS],
-        app[STORE],
-        app[PRESETS].presets,
+        services,
         block_id,
         body,
         raw_messages,

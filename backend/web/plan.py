@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -32,7 +32,10 @@ from backend.resolve import (
     resolve,
 )
 from backend.settings import Settings
-from backend.storage import Store
+from backend.storage import ApprovalStore, Store
+from backend.tools.base import Tool, ToolContext, ToolRegistry
+from backend.tools.mcp_bridge import McpManager
+from backend.tools.runner import ApprovalAnswer, ServerToolRunner, approval_answers
 
 # Header overrides (the body's ``options`` win over these).
 HEADER_OVERRIDES = {"X-AI-Model": "model", "X-AI-Temperature": "temperature"}
@@ -45,11 +48,14 @@ class ChatPlan:
     metadata: dict[str, Any]
     history: list[dict[str, Any]]  # raw UIMessages before the answer, saved with it
     base_message: dict[str, Any] | None  # the assistant message being continued, if any
+    ui_messages: list[UIMessage]
     call: ModelCall
     provider_config: ProviderConfig
     policy: RetryPolicy
     max_steps: int
     resolved: ResolvedPreset
+    runner: ServerToolRunner
+    approvals: tuple[ApprovalAnswer, ...]
 
     def assembler(self) -> UIMessageAssembler:
         return UIMessageAssembler(self.message_id, self.base_message)
@@ -62,8 +68,17 @@ class ChatPlan:
         finally:
             await model.aclose()
 
-    def run(self, model: ChatModel) -> AsyncIterator[ChatEvent]:
-        return run_chat(model, self.call, policy=self.policy, max_steps=self.max_steps)
+    async def run(self, model: ChatModel) -> AsyncIterator[ChatEvent]:
+        """Answered approvals first (their results precede the next ``start-step``), then the loop."""
+        call = self.call
+        if self.approvals:
+            events, results = await self.runner.resolve_approvals(self.approvals)
+            for event in events:
+                yield event
+            _, messages = split_system(to_model_messages(self.ui_messages, results), None)
+            call = replace(call, messages=messages)
+        async for event in run_chat(model, call, policy=self.policy, tools=self.runner, max_steps=self.max_steps):
+            yield event
 
 
 async def request_layers(
@@ -100,7 +115,8 @@ def merge_with_stored(stored: list[dict[str, Any]], sent: list[dict[str, Any]]) 
     return merged
 
 
-def client_tools(body: ChatRequestBody, preset: Preset) -> tuple[ToolDefinition, ...]:
+def client_tools(body: ChatRequestBody, preset: Preset, server_names: set[str]) -> tuple[ToolDefinition, ...]:
+    """Tools the browser implements (body ``tools``); they may not shadow a server tool."""
     if not body.tools:
         return ()
     if not preset.file.allow_client_tools:
@@ -109,7 +125,27 @@ def client_tools(body: ChatRequestBody, preset: Preset) -> tuple[ToolDefinition,
             code="option_not_allowed",
             details={"field": "tools"},
         )
+    for tool in body.tools:
+        if tool.name in server_names:
+            raise RequestError(
+                f"tools: '{tool.name}' is a server-side tool of preset '{preset.name}'; a client tool cannot "
+                "replace it.",
+                code="option_not_allowed",
+                details={"field": "tools"},
+            )
     return tuple(ToolDefinition(tool.name, tool.description, dict(tool.inputSchema)) for tool in body.tools)
+
+
+async def server_tools(registry: ToolRegistry, mcp: McpManager, preset: Preset) -> list[Tool[Any]]:
+    """The preset's built-in tools plus its MCP servers' tools (all of a server's, unless some are named)."""
+    tools: list[Tool[Any]] = list(
+        registry.select(name for name in preset.file.tools if name in registry.names()).values()
+    )
+    if preset.file.mcp_servers:
+        mcp_tools = await mcp.tools_for(preset.file.mcp_servers)
+        wanted = set(preset.file.tools)
+        tools += [tool for tool in mcp_tools if tool.name in wanted] or mcp_tools
+    return tools
 
 
 def split_system(messages: tuple[Message, ...], preset_system: str | None) -> tuple[str | None, tuple[Message, ...]]:
@@ -120,10 +156,17 @@ def split_system(messages: tuple[Message, ...], preset_system: str | None) -> tu
     return ("\n\n".join(texts) or None), rest
 
 
+@dataclass(frozen=True, slots=True)
+class PlanServices:
+    settings: Settings
+    store: Store
+    presets: Mapping[str, Preset]
+    tools: ToolRegistry
+    mcp: McpManager
+
+
 async def build_plan(
-    settings: Settings,
-    store: Store,
-    presets: Mapping[str, Preset],
+    services: PlanServices,
     block_id: str,
     body: ChatRequestBody,
     raw_messages: list[dict[str, Any]],
@@ -132,8 +175,9 @@ async def build_plan(
     headers: Mapping[str, str],
     new_message_id: Callable[[], str],
 ) -> ChatPlan:
+    settings, store = services.settings, services.store
     layers = await request_layers(store, block_id, body.options, url_preset, headers)
-    resolved = resolve(layers, presets)
+    resolved = resolve(layers, services.presets)
     preset = resolved.preset
     api_key = settings.secrets.get(preset.file.api_key_env)
     if preset.file.api_key_env and api_key is None:
@@ -151,11 +195,19 @@ async def build_plan(
     history = raw_messages[:-1] if continuing else list(raw_messages)
     message_id = messages[-1].id if continuing else new_message_id()
     system, model_messages = split_system(to_model_messages(messages), resolved.system)
+    tools = await server_tools(services.tools, services.mcp, preset)
+    runner = ServerToolRunner(
+        tools,
+        ToolContext(block_id, preset.file.tool_options, settings.secrets.all_values()),
+        ApprovalStore(store),
+        approval_required=preset.file.approval_required,
+        client_tool_names=[tool.name for tool in body.tools or ()],
+    )
     call = ModelCall(
         model=resolved.model,
         messages=model_messages,
         system=system,
-        tools=client_tools(body, preset),
+        tools=runner.definitions() + client_tools(body, preset, {tool.name for tool in tools}),
         max_tokens=resolved.max_tokens,
         temperature=resolved.temperature,
         top_p=resolved.top_p,
@@ -172,14 +224,17 @@ async def build_plan(
         settings.retry_attempts, settings.retry_base_delay, settings.retry_max_delay, settings.retry_max_after
     )
     return ChatPlan(
-        block_id,
-        message_id,
-        resolved.describe(),
-        history,
-        raw_messages[-1] if continuing else None,
-        call,
-        config,
-        policy,
-        preset.file.max_steps,
-        resolved,
+        block_id=block_id,
+        message_id=message_id,
+        metadata=resolved.describe(),
+        history=history,
+        base_message=raw_messages[-1] if continuing else None,
+        ui_messages=messages,
+        call=call,
+        provider_config=config,
+        policy=policy,
+        max_steps=preset.file.max_steps,
+        resolved=resolved,
+        runner=runner,
+        approvals=approval_answers(messages[-1]) if continuing else (),
     )

@@ -31,7 +31,7 @@ from aiohttp import web
 from backend.app import create_app
 from backend.settings import Secrets
 from tests.conftest import make_settings, write_preset
-from tests.upstream import FIXTURES, FakeUpstream, RecordedRequest, split_events
+from tests.upstream import FIXTURES, FakeUpstream, RecordedRequest, Reply, split_events
 
 CONFORMANCE_DIR = Path(__file__).parent
 CLIENT = CONFORMANCE_DIR / "client.mjs"
@@ -339,8 +339,16 @@ def node() -> str:
     binary = shutil.which("node")
     if binary is None:
         problems.append("`node` is not on PATH")
-    if not (CONFORMANCE_DIR / "node_modules" / "ai" / "package.json").exists():
+    installed_ai = CONFORMANCE_DIR / "node_modules" / "ai" / "package.json"
+    if not installed_ai.exists():
         problems.append(f"npm packages are not installed (run `npm ci` in {CONFORMANCE_DIR})")
+    else:
+        installed = json.loads(installed_ai.read_text())["version"]
+        pinned = json.loads((CONFORMANCE_DIR / "package.json").read_text())["dependencies"]["ai"]
+        if installed != pinned:
+            pytest.fail(
+                f"node_modules has ai@{installed}, package.json pins ai@{pinned}: run `npm ci` in {CONFORMANCE_DIR}"
+            )
     if problems:
         message = "conformance tests need Node: " + "; ".join(problems)
         if os.environ.get("CI"):
@@ -370,8 +378,15 @@ def profile(request: pytest.FixtureRequest) -> ProviderProfile:
 
 
 def run_client(node: str, server: LiveServer, scenario: str, **options: Any) -> dict[str, Any]:
+    """Run one scenario against the server; fails on any SDK validation error."""
+    result = run_node(node, server.url, scenario, **options)
+    assert_no_sdk_validation_errors(result)
+    return result
+
+
+def run_node(node: str, base_url: str, scenario: str, **options: Any) -> dict[str, Any]:
     completed = subprocess.run(
-        [node, str(CLIENT), server.url, scenario, json.dumps(options)],
+        [node, str(CLIENT), base_url, scenario, json.dumps(options)],
         cwd=CONFORMANCE_DIR,
         capture_output=True,
         text=True,
@@ -384,7 +399,6 @@ def run_client(node: str, server: LiveServer, scenario: str, **options: Any) -> 
     result: dict[str, Any] = json.loads(lines[-1])
     assert "harnessError" not in result, f"client.mjs failed: {result['harnessError']}\n{completed.stderr}"
     assert result["processErrors"] == [], result["processErrors"]
-    assert_no_sdk_validation_errors(result)
     return result
 
 
@@ -442,10 +456,28 @@ def error_chunk_text(result: dict[str, Any]) -> str:
     return str(errors[0]["errorText"])
 
 
+def json_differences(client: Any, saved: Any, path: str = "messages") -> list[str]:
+    """Where two JSON values differ, as ``path: client=… saved=…`` lines."""
+    if isinstance(client, dict) and isinstance(saved, dict):
+        return [
+            difference
+            for key in sorted(client.keys() | saved.keys())
+            for difference in json_differences(client.get(key, "<absent>"), saved.get(key, "<absent>"), f"{path}.{key}")
+        ]
+    if isinstance(client, list) and isinstance(saved, list) and len(client) == len(saved):
+        return [
+            difference
+            for index, (left, right) in enumerate(zip(client, saved, strict=True))
+            for difference in json_differences(left, right, f"{path}[{index}]")
+        ]
+    return [] if client == saved else [f"{path}: client={json.dumps(client)[:200]} saved={json.dumps(saved)[:200]}"]
+
+
 def assert_saved_like_client(server: LiveServer, block_id: str, result: dict[str, Any]) -> None:
     """The server saves the conversation exactly as the client holds it (assemble.py's promise)."""
     saved = server.get_json(f"/api/ai/conversations/{block_id}")["messages"]
-    assert saved == result["messages"]
+    differences = json_differences(result["messages"], saved)
+    assert not differences, "saved conversation != the client's messages:\n" + "\n".join(differences)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -647,3 +679,34 @@ def test_resume_with_nothing_streaming_is_204(node: str, server: LiveServer) -> 
     assert result["status"] == "ready" and result["error"] is None
     assert result["statusHistory"] == ["ready"]
     assert result["messages"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Negative control: the harness really reports what the SDK rejects
+
+BAD_STREAMS = {
+    "unknown-finish-reason": (
+        'data: {"type":"start"}\n\ndata: {"type":"finish","finishReason":"end_turn"}\n\n',
+        "AI_TypeValidationError",
+    ),
+    "null-optional": ('data: {"type":"start","messageId":null}\n\n', "AI_TypeValidationError"),
+    "delta-before-start": (
+        'data: {"type":"start"}\n\ndata: {"type":"text-delta","id":"0","delta":"x"}\n\n',
+        "AI_UIMessageStreamError",
+    ),
+    "invalid-json": ('data: {"type":"start"\n\n', "AI_JSONParseError"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_STREAMS))
+def test_harness_reports_sdk_validation_errors(node: str, server: LiveServer, name: str) -> None:
+    """Served straight from the fake upstream (a queued reply answers any path), not by Chatwire."""
+    body, error_name = BAD_STREAMS[name]
+
+    async def enqueue() -> None:
+        server.upstream.enqueue(Reply.sse(body + "data: [DONE]\n\n"))
+
+    server.call(enqueue())
+    result = run_node(node, server.upstream.url, "text", blockId="block-bad")
+    assert result["status"] == "error"
+    assert [error["name"] for error in result["validationErrors"]] == [error_name]

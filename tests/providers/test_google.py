@@ -175,7 +175,7 @@ async def test_text_basic_events_and_request(upstream: FakeUpstream) -> None:
         TextStart("0"),
         TextDelta("0", "Olá!"),
         TextEnd("0"),
-        Finish("stop", "STOP", Usage(input_tokens=11, output_tokens=2 + 21, reasoning_tokens=21)),
+        Finish("stop", "STOP", Usage(input_tokens=11, output_tokens=2 + 21, cache_read_tokens=0, reasoning_tokens=21)),
     ]
     [request] = upstream.requests
     assert request.path == "/google/text_basic/v1beta/models/gemini-2.5-flash:streamGenerateContent"
@@ -217,7 +217,9 @@ async def test_thinking_text_keeps_the_signature_of_the_empty_final_part(upstrea
         TextDelta("1", " —\nthe tide keeps its time."),
         TextDelta("1", "", signed),  # the signature-only part lands on the stored text part
         TextEnd("1", signed),
-        Finish("stop", "STOP", Usage(input_tokens=9, output_tokens=19 + 121, reasoning_tokens=121)),
+        Finish(
+            "stop", "STOP", Usage(input_tokens=9, output_tokens=19 + 121, cache_read_tokens=0, reasoning_tokens=121)
+        ),
     ]
     body = _normalise(upstream.requests[0].json())
     recorded = _recorded_request("thinking_text")
@@ -243,7 +245,11 @@ async def test_thinking_function_call_then_round_trip(upstream: FakeUpstream) ->
         ReasoningEnd("0"),
         ToolInputStart(tool_call_id, "weather", signed),
         ToolCall(tool_call_id, "weather", '{"location": "Florence, Italy"}', signed),
-        Finish("tool-calls", "STOP", Usage(input_tokens=54, output_tokens=14 + 62, reasoning_tokens=62)),
+        Finish(
+            "tool-calls",
+            "STOP",
+            Usage(input_tokens=54, output_tokens=14 + 62, cache_read_tokens=0, reasoning_tokens=62),
+        ),
     ]
     first = _normalise(upstream.requests[0].json())
     assert first["generationConfig"]["thinkingConfig"] == {"includeThoughts": True, "thinkingBudget": 128}
@@ -269,7 +275,9 @@ async def test_thinking_function_call_then_round_trip(upstream: FakeUpstream) ->
     followup = await _replay(upstream, "thinking_function_call", _call(*history, tools=(WEATHER,)))
 
     assert _text(followup) == "The weather in Florence, Italy is 40 C."
-    assert followup[-1] == Finish("stop", "STOP", Usage(input_tokens=146, output_tokens=12))
+    assert followup[-1] == Finish(
+        "stop", "STOP", Usage(input_tokens=146, output_tokens=12, cache_read_tokens=0, reasoning_tokens=0)
+    )
     sent = _normalise(upstream.requests[1].json())["contents"]
     recorded = _normalise(_recorded_request("thinking_function_call_followup"))["contents"]
     # Recorded from another client: it numbered the call "1" and wrapped the result as
@@ -292,7 +300,11 @@ async def test_parallel_function_calls_then_round_trip(upstream: FakeUpstream) -
         ToolInputStart("k0srpqrc", "multiply"),  # only the first parallel call is signed
         ToolCall("k0srpqrc", "multiply", '{"b": 3, "a": 2}'),
         # the final empty, unsigned text part opens no text block
-        Finish("tool-calls", "STOP", Usage(input_tokens=157, output_tokens=32 + 438, reasoning_tokens=438)),
+        Finish(
+            "tool-calls",
+            "STOP",
+            Usage(input_tokens=157, output_tokens=32 + 438, cache_read_tokens=0, reasoning_tokens=438),
+        ),
     ]
 
     history = (
@@ -310,7 +322,9 @@ async def test_parallel_function_calls_then_round_trip(upstream: FakeUpstream) -
     answer_signature = {"google": {"thoughtSignature": _signature("parallel_function_calls_followup")}}
     assert _text(followup) == "The sum of 2 and 3 is 5, and their product is 6."
     assert followup[-3:-1] == [TextDelta("0", "", answer_signature), TextEnd("0", answer_signature)]
-    assert followup[-1] == Finish("stop", "STOP", Usage(input_tokens=646, output_tokens=19 + 20, reasoning_tokens=20))
+    assert followup[-1] == Finish(
+        "stop", "STOP", Usage(input_tokens=646, output_tokens=19 + 20, cache_read_tokens=0, reasoning_tokens=20)
+    )
     sent = _normalise(upstream.requests[1].json())
     recorded = _normalise(_recorded_request("parallel_function_calls_followup"))
     for part, result in zip(recorded["contents"][2]["parts"], ("5", "6"), strict=True):
@@ -433,7 +447,7 @@ async def test_finish_reasons_on_the_wire(upstream: FakeUpstream, model: GoogleM
     upstream.enqueue(Reply.sse(f"data: {json.dumps(chunk)}\r\n\r\n"))
 
     events = await _collect(model, _call(_user("hi")))
-    assert events[-1] == Finish(reason, raw, Usage(input_tokens=3, output_tokens=1))  # type: ignore[arg-type]
+    assert events[-1] == Finish(reason, raw, Usage(3, 1, cache_read_tokens=0, reasoning_tokens=0))  # type: ignore[arg-type]
 
 
 async def test_api_version_and_headers_options(upstream: FakeUpstream) -> None:

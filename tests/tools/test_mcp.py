@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 import uvicorn
+from pydantic import ValidationError
 
-from backend.errors import ConfigError
 from backend.events import ToolApprovalRequested, ToolCall, ToolFailed, ToolInputInvalid, ToolResult
 from backend.messages import ToolMessage
 from backend.presets import McpServerTable
 from backend.storage import ApprovalStore
 from backend.tools.base import Tool
-from backend.tools.mcp_bridge import McpManager, McpServerUnavailable, check_server_table
+from backend.tools.mcp_bridge import McpManager, McpServerUnavailable
 from backend.tools.mcp_tool import exposed_name
 from backend.tools.runner import ServerToolRunner
 from tests.tools.mcp_test_server import server as test_server
@@ -156,11 +156,11 @@ async def test_server_approval_flag_requests_approval(manager: McpManager, appro
 
 
 def test_server_tables_need_one_transport() -> None:
-    with pytest.raises(ConfigError, match="exactly one of 'command' and 'url'"):
-        check_server_table(McpServerTable(name="none"))
-    with pytest.raises(ConfigError, match="exactly one"):
-        check_server_table(McpServerTable(name="both", command=("x",), url="http://127.0.0.1:1/mcp"))
-    check_server_table(stdio_table())
+    with pytest.raises(ValidationError, match="exactly one of 'command' and 'url'"):
+        McpServerTable(name="none")
+    with pytest.raises(ValidationError, match="exactly one"):
+        McpServerTable(name="both", command=("x",), url="http://127.0.0.1:1/mcp")
+    stdio_table()
 
 
 def test_exposed_names_are_provider_safe() -> None:
