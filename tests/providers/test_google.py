@@ -450,6 +450,48 @@ async def test_finish_reasons_on_the_wire(upstream: FakeUpstream, model: GoogleM
     assert events[-1] == Finish(reason, raw, Usage(3, 1, cache_read_tokens=0, reasoning_tokens=0))  # type: ignore[arg-type]
 
 
+async def test_every_signature_keeps_its_own_stored_part(upstream: FakeUpstream, model: GoogleModel) -> None:
+    parts = [
+        {"text": "Plan A.", "thought": True, "thoughtSignature": "AAEC"},
+        {"text": "First.", "thoughtSignature": "AwQF"},
+        {"text": " Second.", "thoughtSignature": "BgcI"},  # a second signature: a new block
+        {"text": " Third."},
+    ]
+    chunks = [{"candidates": [{"content": {"parts": [part], "role": "model"}, "index": 0}]} for part in parts[:-1]] + [
+        {"candidates": [{"content": {"parts": [parts[-1]], "role": "model"}, "finishReason": "STOP", "index": 0}]}
+    ]
+    upstream.enqueue(Reply.sse("".join(f"data: {json.dumps(chunk)}\r\n\r\n" for chunk in chunks)))
+
+    events = await _collect(model, _call(_user("hi")))
+
+    def signed(value: str) -> dict[str, dict[str, Any]]:
+        return {"google": {"thoughtSignature": value}}
+
+    assert events[:-1] == [
+        ReasoningStart("0"),
+        ReasoningDelta("0", "Plan A.", signed("AAEC")),
+        ReasoningEnd("0", signed("AAEC")),
+        TextStart("1"),
+        TextDelta("1", "First.", signed("AwQF")),
+        TextEnd("1", signed("AwQF")),
+        TextStart("2"),
+        TextDelta("2", " Second.", signed("BgcI")),
+        TextDelta("2", " Third."),
+        TextEnd("2", signed("BgcI")),
+    ]
+    assert events[-1] == Finish("stop", "STOP", Usage())  # this composed stream reports no usage
+
+
+async def test_unparsable_chunk_is_an_upstream_error(upstream: FakeUpstream, model: GoogleModel) -> None:
+    # google-genai rejects the whole chunk when a thoughtSignature is not base64 (README §0 rule 6).
+    chunk = {"candidates": [{"content": {"parts": [{"text": "x", "thoughtSignature": "not base64!"}]}, "index": 0}]}
+    upstream.enqueue(Reply.sse(f"data: {json.dumps(chunk)}\r\n\r\n"))
+
+    with pytest.raises(ProviderError) as caught:
+        await _collect(model, _call(_user("hi")))
+    assert caught.value.category == "upstream"
+
+
 async def test_api_version_and_headers_options(upstream: FakeUpstream) -> None:
     config = ProviderConfig(
         "google", API_KEY, base_url=upstream.base_url("google", "text_basic"), headers={"x-team": "a"}
