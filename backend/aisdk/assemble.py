@@ -34,9 +34,10 @@ class UIMessageAssembler:
         return parts
 
     def _merge_metadata(self, metadata: Any) -> None:
+        # The client deep-merges message metadata (``mergeObjects``); so do we.
         if isinstance(metadata, dict):
             current = self.message.get("metadata")
-            self.message["metadata"] = {**current, **metadata} if isinstance(current, dict) else dict(metadata)
+            self.message["metadata"] = _deep_merge(current, metadata) if isinstance(current, dict) else metadata
 
     def _tool_part(self, call_id: str) -> dict[str, Any] | None:
         for part in reversed(self.parts):
@@ -159,3 +160,11 @@ class UIMessageAssembler:
                     existing["data"] = chunk.get("data")
                     return
         self.parts.append(part)
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        current = merged.get(key)
+        merged[key] = _deep_merge(current, value) if isinstance(current, dict) and isinstance(value, dict) else value
+    return merged

@@ -101,7 +101,8 @@ def _assistant_messages(message: UIMessage, index: int, resolved: Mapping[str, T
         results: list[ToolResultContent] = []
         for part_index, part in enumerate(block):
             if isinstance(part, TextPart):
-                if part.text:
+                # An empty text part may still carry a signature (Gemini 3's final part): keep it.
+                if part.text or part.providerMetadata:
                     content.append(TextContent(part.text, part.providerMetadata))
             elif isinstance(part, ReasoningPart):
                 content.append(ReasoningContent(part.text, part.providerMetadata))

@@ -14,6 +14,7 @@ one ``ProviderProfile``. See README.md.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -710,3 +711,40 @@ def test_harness_reports_sdk_validation_errors(node: str, server: LiveServer, na
     result = run_node(node, server.upstream.url, "text", blockId="block-bad")
     assert result["status"] == "error"
     assert [error["name"] for error in result["validationErrors"]] == [error_name]
+
+
+def test_followup_metadata_is_saved_as_the_client_merges_it(node: str, server: LiveServer) -> None:
+    """The client deep-merges ``messageMetadata`` across the two responses of a tool round trip
+    (``ai/src/util/merge-objects.ts``); the saved message must hold the same metadata.
+
+    Real trigger: with thinking on, the first call reports ``output_tokens_details.thinking_tokens``
+    (as in anthropic/thinking_text) and the answer after the tool result, which does not think,
+    does not. The first reply is thinking_tool_use with that field added to its usage.
+    """
+    profile = PROFILES["anthropic"]
+    case = profile.tool_call
+    first = Reply.from_case(profile.folder, case)
+    thinking_usage = first.body.replace(
+        b'"output_tokens":119}', b'"output_tokens":119,"output_tokens_details":{"thinking_tokens":61}}'
+    )
+    assert thinking_usage != first.body
+
+    async def enqueue() -> None:
+        server.upstream.enqueue(
+            dataclasses.replace(first, body=thinking_usage), Reply.from_case(profile.folder, f"{case}_followup")
+        )
+
+    server.call(enqueue())
+    result = run_client(
+        node,
+        server,
+        "tool-followup",
+        blockId="block-merge",
+        preset=preset_name(profile, case),
+        text="Use the tools, please.",
+        body={"tools": tool_definitions(expected_tool_calls(profile.folder, case))},
+    )
+    assert result["status"] == "ready" and result["error"] is None
+    usage = only_assistant(result)["metadata"]["usage"]
+    assert usage["outputTokenDetails"].get("reasoningTokens") == 61  # kept by the client's deep merge
+    assert_saved_like_client(server, "block-merge", result)
