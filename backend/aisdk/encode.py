@@ -91,6 +91,27 @@ def usage_to_aisdk(usage: Usage) -> dict[str, Any]:
     return shape
 
 
+def usage_from_aisdk(shape: Any) -> Usage:
+    """The inverse of :func:`usage_to_aisdk`, for a stored message's ``metadata.usage``."""
+    if not isinstance(shape, dict):
+        return Usage()
+
+    def count(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    input_details = shape.get("inputTokenDetails")
+    output_details = shape.get("outputTokenDetails")
+    inputs: dict[str, Any] = input_details if isinstance(input_details, dict) else {}
+    outputs: dict[str, Any] = output_details if isinstance(output_details, dict) else {}
+    return Usage(
+        input_tokens=count(shape.get("inputTokens")),
+        output_tokens=count(shape.get("outputTokens")),
+        cache_read_tokens=count(inputs.get("cacheReadTokens")),
+        cache_write_tokens=count(inputs.get("cacheWriteTokens")),
+        reasoning_tokens=count(outputs.get("reasoningTokens")),
+    )
+
+
 def _with_metadata(chunk: Chunk, metadata: ProviderMetadata | None, key: str = "providerMetadata") -> Chunk:
     if metadata:
         chunk[key] = metadata

@@ -46,6 +46,7 @@ from backend.events import (
 )
 from backend.providers.anthropic_params import to_anthropic_params
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
+from backend.providers.tls import shared_tls_context
 
 __all__ = [
     "AnthropicModel",
@@ -87,7 +88,7 @@ class AnthropicModel:
             max_retries=0,  # the loop owns retries (backend/providers/base.py)
             default_headers=dict(config.headers),
             # The SDK's aiohttp transport costs ~0.8 times its default one per token (DESIGN.md).
-            http_client=anthropic.DefaultAioHttpClient(timeout=timeout),
+            http_client=anthropic.DefaultAioHttpClient(verify=shared_tls_context(), timeout=timeout),
         )
 
     async def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]:

@@ -16,15 +16,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-import ssl
 import uuid
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
-from functools import cache
 from typing import Any, Final, Literal
 
 import aiohttp
-import certifi
 import httpx2
 import pydantic
 from google import genai
@@ -54,6 +51,7 @@ from backend.providers.google_params import (
     to_google_config,
     to_google_contents,
 )
+from backend.providers.tls import shared_tls_context
 
 __all__ = [
     "GoogleModel",
@@ -128,23 +126,13 @@ async def _track_response(request: aiohttp.ClientRequest, handler: aiohttp.Clien
     return response
 
 
-@cache
-def _ssl_context() -> ssl.SSLContext:
-    # genai.Client builds three certifi contexts of its own (~70 ms of CPU each, ~0.3 s per
-    # client, and a client is made per chat request); one shared context avoids that. Same
-    # trust as the SDK's (certifi) plus the system's defaults, which honour SSL_CERT_FILE/DIR.
-    context = ssl.create_default_context(cafile=certifi.where())
-    context.load_default_certs()
-    return context
-
-
 class GoogleModel:
     """One configured ``genai.Client``; ``stream`` performs one ``streamGenerateContent`` call."""
 
     def __init__(self, config: ProviderConfig) -> None:
         self.provider = config.provider
         self._secrets = (config.api_key,) if config.api_key else ()
-        context = _ssl_context()
+        context = shared_tls_context()
         self._client = genai.Client(
             # Always explicit: otherwise the SDK falls back to GOOGLE_API_KEY / GEMINI_API_KEY,
             # GOOGLE_GEMINI_BASE_URL and GOOGLE_GENAI_USE_VERTEXAI, and only settings.py reads

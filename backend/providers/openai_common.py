@@ -8,18 +8,16 @@ vendor vocabulary; nothing outside these three modules imports it.
 from __future__ import annotations
 
 import base64
-import functools
 import json
-import ssl
 from collections.abc import Mapping
 
-import certifi
 import openai
 
 from backend.errors import ErrorCategory, ProviderError, RequestError, parse_retry_after, redact
 from backend.events import JsonValue
 from backend.messages import FileContent, ToolResultContent
 from backend.providers.base import ProviderConfig
+from backend.providers.tls import shared_tls_context
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -57,13 +55,8 @@ def create_client(config: ProviderConfig) -> openai.AsyncOpenAI:
         max_retries=0,
         timeout=timeout,
         default_headers=dict(config.headers) or None,
-        http_client=openai.DefaultAioHttpClient(verify=_tls_context(), timeout=timeout),
+        http_client=openai.DefaultAioHttpClient(verify=shared_tls_context(), timeout=timeout),
     )
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ import orjson
 
 from backend.aisdk.assemble import UIMessageAssembler
 from backend.aisdk.convert import to_model_messages
+from backend.aisdk.encode import usage_from_aisdk
 from backend.aisdk.request import ChatRequestBody, UIMessage
 from backend.errors import RequestError
-from backend.events import ChatEvent
+from backend.events import ChatEvent, ChatFinish
 from backend.loop import RetryPolicy, run_chat
 from backend.messages import Message, SystemMessage, ToolDefinition
 from backend.presets import Preset
@@ -78,6 +79,12 @@ class ChatPlan:
             _, messages = split_system(to_model_messages(self.ui_messages, results), None)
             call = replace(call, messages=messages)
         async for event in run_chat(model, call, policy=self.policy, tools=self.runner, max_steps=self.max_steps):
+            if isinstance(event, ChatFinish) and self.base_message is not None:
+                # A continued message's usage covers all its requests: the client deep-merges
+                # metadata, so per-request counts would mix with the earlier request's.
+                metadata = self.base_message.get("metadata")
+                previous = usage_from_aisdk(metadata.get("usage") if isinstance(metadata, dict) else None)
+                event = ChatFinish(event.reason, previous.plus(event.usage))
             yield event
 
 

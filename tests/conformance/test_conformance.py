@@ -713,13 +713,12 @@ def test_harness_reports_sdk_validation_errors(node: str, server: LiveServer, na
     assert [error["name"] for error in result["validationErrors"]] == [error_name]
 
 
-def test_followup_metadata_is_saved_as_the_client_merges_it(node: str, server: LiveServer) -> None:
-    """The client deep-merges ``messageMetadata`` across the two responses of a tool round trip
-    (``ai/src/util/merge-objects.ts``); the saved message must hold the same metadata.
+def run_thinking_tool_round_trip(node: str, server: LiveServer, block_id: str) -> dict[str, Any]:
+    """A tool round trip whose first call reports thinking tokens and whose answer does not.
 
-    Real trigger: with thinking on, the first call reports ``output_tokens_details.thinking_tokens``
-    (as in anthropic/thinking_text) and the answer after the tool result, which does not think,
-    does not. The first reply is thinking_tool_use with that field added to its usage.
+    Real trigger: with thinking on, Anthropic reports ``output_tokens_details.thinking_tokens``
+    when the model thought (as in anthropic/thinking_text); the answer after the tool result does
+    not think. The first reply is thinking_tool_use with that field added to its usage.
     """
     profile = PROFILES["anthropic"]
     case = profile.tool_call
@@ -739,12 +738,27 @@ def test_followup_metadata_is_saved_as_the_client_merges_it(node: str, server: L
         node,
         server,
         "tool-followup",
-        blockId="block-merge",
+        blockId=block_id,
         preset=preset_name(profile, case),
         text="Use the tools, please.",
         body={"tools": tool_definitions(expected_tool_calls(profile.folder, case))},
     )
     assert result["status"] == "ready" and result["error"] is None
-    usage = only_assistant(result)["metadata"]["usage"]
-    assert usage["outputTokenDetails"].get("reasoningTokens") == 61  # kept by the client's deep merge
+    return result
+
+
+def test_followup_metadata_is_saved_as_the_client_merges_it(node: str, server: LiveServer) -> None:
+    """The client deep-merges ``messageMetadata`` across the two responses of a round trip
+    (``ai/src/util/merge-objects.ts``); the saved message must hold the same metadata."""
+    result = run_thinking_tool_round_trip(node, server, "block-merge")
     assert_saved_like_client(server, "block-merge", result)
+
+
+def test_followup_usage_is_consistent_after_the_client_merge(node: str, server: LiveServer) -> None:
+    """After the deep merge, ``usage`` must still add up (AI SDK ``LanguageModelUsage``:
+    ``outputTokens = textTokens + reasoningTokens``). Omitting a count in the second response
+    leaves the first response's count in place next to the second response's totals."""
+    result = run_thinking_tool_round_trip(node, server, "block-usage")
+    usage = only_assistant(result)["metadata"]["usage"]
+    details = usage["outputTokenDetails"]
+    assert details.get("textTokens", 0) + details.get("reasoningTokens", 0) == usage["outputTokens"], usage

@@ -1,0 +1,168 @@
+"""``make bench``: speed and memory numbers (never asserted in tests; see docs/benchmarks.md).
+
+1. Conversation save/load of 500 messages, through the store and through HTTP.
+2. 50 concurrent saves to different blocks (latency of each).
+3. The streaming hot path: a long Anthropic answer relayed end to end (real SDK → loop → encoder →
+   SSE), CPU time per token, with the fake upstream in the same process.
+4. Peak memory (RSS) of the process after the above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from backend.app import create_app
+from backend.storage import Store
+from tests.conftest import make_settings, write_fixture_presets, write_preset
+from tests.upstream import FakeUpstream, Reply
+
+
+def conversation(size: int) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    for index in range(size):
+        if index % 2 == 0:
+            messages.append({"id": f"u{index}", "role": "user",
+                             "parts": [{"type": "text", "text": f"Question {index}: " + "lorem ipsum " * 40}]})
+        else:
+            messages.append({"id": f"a{index}", "role": "assistant",
+                             "metadata": {"preset": "default", "model": "m", "usage": {"inputTokens": 900,
+                                                                                       "outputTokens": 300}},
+                             "parts": [{"type": "step-start"},
+                                       {"type": "reasoning", "text": "thinking " * 30, "state": "done",
+                                        "providerMetadata": {"anthropic": {"signature": "s" * 200}}},
+                                       {"type": "tool-search", "toolCallId": f"c{index}", "state": "output-available",
+                                        "input": {"q": "x"}, "output": {"hits": ["a" * 50] * 5}},
+                                       {"type": "text", "text": "Answer " + "dolor sit amet " * 60, "state": "done"}]})
+    return messages
+
+
+def timed(samples: list[float]) -> str:
+    samples = sorted(samples)
+    return (f"median {statistics.median(samples) * 1000:.2f} ms, p95 {samples[int(len(samples) * 0.95)] * 1000:.2f} ms"
+            f" (n={len(samples)})")
+
+
+def long_answer(tokens: int) -> bytes:
+    events = ['event: message_start\ndata: {"type":"message_start","message":{"id":"msg_b","type":"message",'
+              '"role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,'
+              '"usage":{"input_tokens":10,"output_tokens":1}}}\n\n',
+              'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+              '"content_block":{"type":"text","text":""}}\n\n']
+    delta = ('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+             '"delta":{"type":"text_delta","text":"word "}}\n\n')
+    events += [delta] * tokens
+    events += ['event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+               'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+               '"stop_sequence":null},"usage":{"output_tokens":%d}}\n\n' % tokens,
+               'event: message_stop\ndata: {"type":"message_stop"}\n\n']
+    return "".join(events).encode()
+
+
+async def bench_store(directory: Path) -> None:
+    store = await Store.open(directory / "bench.sqlite3")
+    messages = conversation(500)
+    size = len(json.dumps(messages))
+    saves, loads = [], []
+    for _ in range(30):
+        start = time.perf_counter()
+        await store.save_conversation("bench", messages)
+        saves.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        loaded = await store.load_conversation("bench")
+        assert loaded is not None
+        loads.append(time.perf_counter() - start)
+    print(f"store, 500 messages ({size / 1024:.0f} KiB JSON): save {timed(saves)}; load {timed(loads)}")
+    await store.close()
+
+
+async def bench_http(client: TestClient[Any, Any]) -> None:
+    messages = conversation(500)
+    posts, gets = [], []
+    for _ in range(20):
+        start = time.perf_counter()
+        response = await client.post("/api/ai/conversations/bench", json={"messages": messages})
+        assert response.status == 200
+        posts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        response = await client.get("/api/ai/conversations/bench")
+        await response.read()
+        gets.append(time.perf_counter() - start)
+    print(f"HTTP, 500 messages: POST (validate + save) {timed(posts)}; GET {timed(gets)}")
+
+    small = conversation(20)
+
+    async def one(index: int) -> float:
+        start = time.perf_counter()
+        response = await client.post(f"/api/ai/conversations/concurrent-{index}", json={"messages": small})
+        assert response.status == 200
+        return time.perf_counter() - start
+
+    start = time.perf_counter()
+    latencies = await asyncio.gather(*[one(index) for index in range(50)])
+    total = time.perf_counter() - start
+    print(f"50 concurrent saves to different blocks: all done in {total * 1000:.1f} ms; per save {timed(latencies)},"
+          f" max {max(latencies) * 1000:.1f} ms")
+
+
+async def bench_stream(client: TestClient[Any, Any], upstream: FakeUpstream, tokens: int) -> None:
+    for round_index in range(3):
+        upstream.enqueue(Reply.sse(long_answer(tokens)))
+        cpu, wall = time.process_time(), time.perf_counter()
+        response = await client.post(f"/api/ai/chat/stream-{round_index}",
+                                     json={"messages": [{"id": "u", "role": "user",
+                                                         "parts": [{"type": "text", "text": "go"}]}]})
+        body = await response.read()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        assert body.count(b'"text-delta"') == tokens
+        print(f"stream of {tokens} tokens (round {round_index + 1}): {cpu / tokens * 1e6:.1f} µs CPU per token "
+              f"(server + fake upstream + client, one process), {tokens / wall:.0f} tokens/s")
+
+
+async def bench_request_overhead(client: TestClient[Any, Any], upstream: FakeUpstream) -> None:
+    """Short answers: the fixed cost per chat request (resolution, client creation, saving)."""
+    cpu_samples, wall_samples = [], []
+    for index in range(30):
+        upstream.enqueue(Reply.from_case("anthropic", "text_basic"))
+        cpu, wall = time.process_time(), time.perf_counter()
+        response = await client.post(f"/api/ai/chat/short-{index}",
+                                     json={"messages": [{"id": "u", "role": "user",
+                                                         "parts": [{"type": "text", "text": "hi"}]}]})
+        await response.read()
+        cpu_samples.append(time.process_time() - cpu)
+        wall_samples.append(time.perf_counter() - wall)
+    print(f"short answer (12 tokens) per request: wall {timed(wall_samples[5:])}; CPU {timed(cpu_samples[5:])}")
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as temp:
+        directory = Path(temp)
+        await bench_store(directory)
+        async with FakeUpstream() as upstream:
+            presets = directory / "presets"
+            write_fixture_presets(presets, upstream.url)
+            write_preset(presets, "default", f"""
+                provider = "anthropic"
+                model = "claude-sonnet-5-5"
+                base_url = "{upstream.url}/queue/any"
+                api_key_env = "TEST_ANTHROPIC_KEY"
+                """)
+            app = create_app(make_settings(directory, presets))
+            async with TestClient(TestServer(app)) as client:
+                await bench_http(client)
+                await bench_stream(client, upstream, 5000)
+                await bench_request_overhead(client, upstream)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the benchmark process: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
