@@ -590,5 +590,5 @@ async def test_registry_builds_both_providers() -> None:
 
 def test_fixture_folder_is_complete() -> None:
     # Guard against a transcript silently dropping out of the parametrised replay.
-    assert len(STREAM_CASES) == 7
+    assert len(STREAM_CASES) == 8
     assert len(cases("error_")) == len(ERROR_EXPECTATIONS) == 5
