@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from backend.errors import ProviderError
+from backend.errors import ProviderError, RequestError
 from backend.events import (
     ChatError,
     ChatEvent,
@@ -133,6 +133,11 @@ async def run_chat(
         except ProviderError as error:
             logger.warning("provider error: %s", error.public_message)
             yield ChatError(error.public_message, error.category, error.provider, error.retry_after_seconds)
+            return
+        except RequestError as error:
+            # The provider cannot take something in the history (e.g. a file type): the stream
+            # has started, so the message travels as an error chunk.
+            yield ChatError(error.public_message, "bad_request", model.provider)
             return
         if not in_step:
             yield StepStart()
