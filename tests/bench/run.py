@@ -30,40 +30,68 @@ def conversation(size: int) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     for index in range(size):
         if index % 2 == 0:
-            messages.append({"id": f"u{index}", "role": "user",
-                             "parts": [{"type": "text", "text": f"Question {index}: " + "lorem ipsum " * 40}]})
+            messages.append(
+                {
+                    "id": f"u{index}",
+                    "role": "user",
+                    "parts": [{"type": "text", "text": f"Question {index}: " + "lorem ipsum " * 40}],
+                }
+            )
         else:
-            messages.append({"id": f"a{index}", "role": "assistant",
-                             "metadata": {"preset": "default", "model": "m", "usage": {"inputTokens": 900,
-                                                                                       "outputTokens": 300}},
-                             "parts": [{"type": "step-start"},
-                                       {"type": "reasoning", "text": "thinking " * 30, "state": "done",
-                                        "providerMetadata": {"anthropic": {"signature": "s" * 200}}},
-                                       {"type": "tool-search", "toolCallId": f"c{index}", "state": "output-available",
-                                        "input": {"q": "x"}, "output": {"hits": ["a" * 50] * 5}},
-                                       {"type": "text", "text": "Answer " + "dolor sit amet " * 60, "state": "done"}]})
+            messages.append(
+                {
+                    "id": f"a{index}",
+                    "role": "assistant",
+                    "metadata": {"preset": "default", "model": "m", "usage": {"inputTokens": 900, "outputTokens": 300}},
+                    "parts": [
+                        {"type": "step-start"},
+                        {
+                            "type": "reasoning",
+                            "text": "thinking " * 30,
+                            "state": "done",
+                            "providerMetadata": {"anthropic": {"signature": "s" * 200}},
+                        },
+                        {
+                            "type": "tool-search",
+                            "toolCallId": f"c{index}",
+                            "state": "output-available",
+                            "input": {"q": "x"},
+                            "output": {"hits": ["a" * 50] * 5},
+                        },
+                        {"type": "text", "text": "Answer " + "dolor sit amet " * 60, "state": "done"},
+                    ],
+                }
+            )
     return messages
 
 
 def timed(samples: list[float]) -> str:
     samples = sorted(samples)
-    return (f"median {statistics.median(samples) * 1000:.2f} ms, p95 {samples[int(len(samples) * 0.95)] * 1000:.2f} ms"
-            f" (n={len(samples)})")
+    return (
+        f"median {statistics.median(samples) * 1000:.2f} ms, p95 {samples[int(len(samples) * 0.95)] * 1000:.2f} ms"
+        f" (n={len(samples)})"
+    )
 
 
 def long_answer(tokens: int) -> bytes:
-    events = ['event: message_start\ndata: {"type":"message_start","message":{"id":"msg_b","type":"message",'
-              '"role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,'
-              '"usage":{"input_tokens":10,"output_tokens":1}}}\n\n',
-              'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
-              '"content_block":{"type":"text","text":""}}\n\n']
-    delta = ('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-             '"delta":{"type":"text_delta","text":"word "}}\n\n')
+    events = [
+        'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_b","type":"message",'
+        '"role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,'
+        '"usage":{"input_tokens":10,"output_tokens":1}}}\n\n',
+        'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+        '"content_block":{"type":"text","text":""}}\n\n',
+    ]
+    delta = (
+        'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+        '"delta":{"type":"text_delta","text":"word "}}\n\n'
+    )
     events += [delta] * tokens
-    events += ['event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
-               'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
-               '"stop_sequence":null},"usage":{"output_tokens":%d}}\n\n' % tokens,
-               'event: message_stop\ndata: {"type":"message_stop"}\n\n']
+    events += [
+        'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+        'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+        '"stop_sequence":null},"usage":{"output_tokens":' + str(tokens) + "}}\n\n",
+        'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+    ]
     return "".join(events).encode()
 
 
@@ -109,22 +137,27 @@ async def bench_http(client: TestClient[Any, Any]) -> None:
     start = time.perf_counter()
     latencies = await asyncio.gather(*[one(index) for index in range(50)])
     total = time.perf_counter() - start
-    print(f"50 concurrent saves to different blocks: all done in {total * 1000:.1f} ms; per save {timed(latencies)},"
-          f" max {max(latencies) * 1000:.1f} ms")
+    print(
+        f"50 concurrent saves to different blocks: all done in {total * 1000:.1f} ms; per save {timed(latencies)},"
+        f" max {max(latencies) * 1000:.1f} ms"
+    )
 
 
 async def bench_stream(client: TestClient[Any, Any], upstream: FakeUpstream, tokens: int) -> None:
     for round_index in range(3):
         upstream.enqueue(Reply.sse(long_answer(tokens)))
         cpu, wall = time.process_time(), time.perf_counter()
-        response = await client.post(f"/api/ai/chat/stream-{round_index}",
-                                     json={"messages": [{"id": "u", "role": "user",
-                                                         "parts": [{"type": "text", "text": "go"}]}]})
+        response = await client.post(
+            f"/api/ai/chat/stream-{round_index}",
+            json={"messages": [{"id": "u", "role": "user", "parts": [{"type": "text", "text": "go"}]}]},
+        )
         body = await response.read()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         assert body.count(b'"text-delta"') == tokens
-        print(f"stream of {tokens} tokens (round {round_index + 1}): {cpu / tokens * 1e6:.1f} µs CPU per token "
-              f"(server + fake upstream + client, one process), {tokens / wall:.0f} tokens/s")
+        print(
+            f"stream of {tokens} tokens (round {round_index + 1}): {cpu / tokens * 1e6:.1f} µs CPU per token "
+            f"(server + fake upstream + client, one process), {tokens / wall:.0f} tokens/s"
+        )
 
 
 async def bench_request_overhead(client: TestClient[Any, Any], upstream: FakeUpstream) -> None:
@@ -133,9 +166,10 @@ async def bench_request_overhead(client: TestClient[Any, Any], upstream: FakeUps
     for index in range(30):
         upstream.enqueue(Reply.from_case("anthropic", "text_basic"))
         cpu, wall = time.process_time(), time.perf_counter()
-        response = await client.post(f"/api/ai/chat/short-{index}",
-                                     json={"messages": [{"id": "u", "role": "user",
-                                                         "parts": [{"type": "text", "text": "hi"}]}]})
+        response = await client.post(
+            f"/api/ai/chat/short-{index}",
+            json={"messages": [{"id": "u", "role": "user", "parts": [{"type": "text", "text": "hi"}]}]},
+        )
         await response.read()
         cpu_samples.append(time.process_time() - cpu)
         wall_samples.append(time.perf_counter() - wall)
@@ -149,12 +183,16 @@ async def main() -> None:
         async with FakeUpstream() as upstream:
             presets = directory / "presets"
             write_fixture_presets(presets, upstream.url)
-            write_preset(presets, "default", f"""
+            write_preset(
+                presets,
+                "default",
+                f"""
                 provider = "anthropic"
                 model = "claude-sonnet-5-5"
                 base_url = "{upstream.url}/queue/any"
                 api_key_env = "TEST_ANTHROPIC_KEY"
-                """)
+                """,
+            )
             app = create_app(make_settings(directory, presets))
             async with TestClient(TestServer(app)) as client:
                 await bench_http(client)

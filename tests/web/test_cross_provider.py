@@ -4,6 +4,7 @@ converted, each provider's own state (signatures) sent back unmodified."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,7 @@ async def test_anthropic_openai_gemini_anthropic(client: TestClient[Any, Any], u
     assert sum(1 for block in json.dumps(sent).split('"type": "thinking"')) - 1 <= 1
     assert sent["messages"][-1]["content"][-1]["text"] == "Thanks!"
     roles = [m["role"] for m in sent["messages"]]
-    assert all(a != b for a, b in zip(roles, roles[1:], strict=False))  # alternation kept
+    assert all(a != b for a, b in itertools.pairwise(roles))  # alternation kept
     assert len(upstream.requests) == 5
 
 
