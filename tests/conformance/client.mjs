@@ -14,6 +14,7 @@ import {
   JSONParseError,
   TypeValidationError,
   UIMessageStreamError,
+  lastAssistantMessageIsCompleteWithApprovalResponses,
   lastAssistantMessageIsCompleteWithToolCalls,
   safeValidateUIMessages,
 } from 'ai';
@@ -202,7 +203,7 @@ class Session {
   }
 
   /** A Chat as `useChat({id, transport, onError, onFinish, ...})` would create it. */
-  chat({ id, messages = [], clientTools = false } = {}) {
+  chat({ id, messages = [], clientTools = false, approvals = false } = {}) {
     const record = { errors: [], finishes: [], toolCalls: [], toolOutputs: [] };
     const transport = new DefaultChatTransport({
       api: this.api(),
@@ -228,6 +229,7 @@ class Session {
             },
           }
         : {}),
+      ...(approvals ? { sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses } : {}),
     });
     chat.record = record;
     this.chats.push(chat);
@@ -330,7 +332,33 @@ async function resumeIdleScenario(session) {
   return session.report();
 }
 
+/**
+ * A server-side tool that needs approval: the answer ends with an approval request; the user
+ * answers with addToolApprovalResponse (options.approve), and sendAutomaticallyWhen sends the
+ * follow-up, which must continue the same message (tool output or denial, then the model's text).
+ */
+async function approvalScenario(session) {
+  const chat = session.chat({ id: session.options.chatId, approvals: true });
+  await chat.sendMessage({ text: session.options.text ?? 'What time is it?' });
+  await session.settled(chat);
+  const requested = chat.messages
+    .flatMap(message => message.parts)
+    .find(part => part.state === 'approval-requested');
+  const afterRequest = structuredClone(chat.messages);
+  if (requested) {
+    const before = chat.memory.statusHistory.length;
+    await chat.addToolApprovalResponse({ id: requested.approval.id, approved: session.options.approve });
+    await chat.memory.waitFor(
+      () => chat.memory.statusHistory.length > before && (chat.status === 'ready' || chat.status === 'error'),
+      SETTLE_TIMEOUT_MS,
+      'the approval follow-up to settle',
+    );
+  }
+  return session.report({ afterRequest, approvalId: requested?.approval?.id ?? null });
+}
+
 const SCENARIOS = {
+  approval: approvalScenario,
   text: sendScenario,
   reasoning: sendScenario,
   'tool-call': sendScenario,

@@ -270,6 +270,19 @@ def write_conformance_presets(directory: Path, upstream_url: str) -> None:
         write(slow_preset_name(profile), profile, slow_case(profile), thinking=False)
     anthropic = PROFILES["anthropic"]
     write("default", anthropic, anthropic.text, thinking=False)
+    # A server-side tool that needs the user's approval (docs/tools.md).
+    write_preset(
+        directory,
+        "approval",
+        f"""
+        provider = "anthropic"
+        model = "{anthropic.model}"
+        base_url = "{upstream_url}/anthropic/composed_current_time_call"
+        api_key_env = "{anthropic.api_key_env}"
+        tools = ["current_time"]
+        approval_required = ["current_time"]
+        """,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -762,3 +775,33 @@ def test_followup_usage_is_consistent_after_the_client_merge(node: str, server: 
     usage = only_assistant(result)["metadata"]["usage"]
     details = usage["outputTokenDetails"]
     assert details.get("textTokens", 0) + details.get("reasoningTokens", 0) == usage["outputTokens"], usage
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approve", "deny"])
+def test_tool_approval(node: str, server: LiveServer, approve: bool) -> None:
+    """Approval request → addToolApprovalResponse → automatic follow-up continuing the same message."""
+    result = run_client(
+        node, server, "approval", blockId="block-approval", chatId="chat-approval", preset="approval", approve=approve
+    )
+    requested = [
+        part
+        for message in result["afterRequest"]
+        for part in message["parts"]
+        if part.get("state") == "approval-requested"
+    ]
+    assert len(requested) == 1 and requested[0]["type"] == "tool-current_time"
+    assert result["approvalId"].startswith("apr-")
+    assert result["status"] == "ready", result["error"]
+    assistants = [message for message in result["messages"] if message["role"] == "assistant"]
+    assert len(assistants) == 1  # the follow-up continued the same message
+    part = next(part for part in assistants[0]["parts"] if part["type"] == "tool-current_time")
+    if approve:
+        assert part["state"] == "output-available" and "Europe/Paris" in json.dumps(part["output"])
+    else:
+        assert part["state"] == "output-denied"
+    kinds = [part["type"] for part in assistants[0]["parts"]]
+    assert kinds.count("step-start") == 2 and kinds[-1] == "text"
+    upstream = server.upstream_requests("anthropic", "composed_current_time_call")
+    assert len(upstream) == 2
+    result_block = upstream[1].json()["messages"][-1]["content"][0]
+    assert result_block["type"] == "tool_result" and result_block.get("is_error", False) is (not approve)
