@@ -104,6 +104,7 @@ class ProviderError(ChatwireError):
         detail: str = "",
         status: int | None = None,
         retry_after_seconds: float | None = None,
+        retryable: bool | None = None,
     ) -> None:
         detail = redact(detail)[:300]
         message = f"{provider}: {_CATEGORY_TEXT[category]}"
@@ -117,9 +118,13 @@ class ProviderError(ChatwireError):
         self.detail = detail
         self.status = status
         self.retry_after_seconds = retry_after_seconds
+        # None: decided by the category; False for errors a retry cannot fix (exhausted quota).
+        self._retryable = retryable
 
     @property
     def retryable(self) -> bool:
+        if self._retryable is not None:
+            return self._retryable
         return self.category in RETRYABLE_CATEGORIES
 
 

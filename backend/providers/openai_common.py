@@ -98,7 +98,9 @@ def _from_status_error(error: openai.APIStatusError, *, provider: str, secrets: 
     if status == 429:
         if code in _QUOTA_CODES or (error.type or "") in _QUOTA_CODES:
             detail = f"quota exhausted, retrying will not help: {message}"
-            return ProviderError(provider=provider, category="rate_limited", detail=detail, status=status)
+            return ProviderError(
+                provider=provider, category="rate_limited", detail=detail, status=status, retryable=False
+            )
         retry_after = _retry_after_seconds(error.response.headers)
         return ProviderError(
             provider=provider,
@@ -149,6 +151,7 @@ def classify_error_code(*, provider: str, code: str | None, error_type: str | No
             provider=provider,
             category="rate_limited",
             detail=f"quota exhausted, retrying will not help: {message}",
+            retryable=False,
         )
     elif code_text in _RATE_LIMIT_CODES or "rate_limit" in type_text:
         category = "rate_limited"
