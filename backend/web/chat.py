@@ -78,6 +78,10 @@ async def generate(app: web.Application, plan: ChatPlan, stream: ActiveStream) -
         assembler.add(chunk)
         stream.append(sse_line(chunk))
 
+    if plan.base_message is None:
+        # Save the new user message now: a reload while the answer streams must show it (the
+        # answer itself comes back through resume and is saved when it ends).
+        await _save(app, plan.block_id, plan.history)
     emit(encoder.start(plan.message_id, plan.metadata))
     try:
         async with plan.open_model() as model:
@@ -92,14 +96,18 @@ async def generate(app: web.Application, plan: ChatPlan, stream: ActiveStream) -
         for chunk in encoder.encode_internal_error():
             emit(chunk)
     # Save before the stream ends, so a client that saw the end and reloads finds the answer.
-    try:
-        # An answer that failed before producing any part is not kept (the user message is).
-        answer = [assembler.message] if assembler.parts else []
-        await app[STORE].save_conversation(plan.block_id, [*plan.history, *answer])
-    except Exception:
-        logger.exception("saving the conversation of block %s failed", plan.block_id)
+    # An answer that failed before producing any part is not kept (the user message is).
+    answer = [assembler.message] if assembler.parts else []
+    await _save(app, plan.block_id, [*plan.history, *answer])
     stream.append(DONE_LINE)
     stream.close()
+
+
+async def _save(app: web.Application, block_id: str, messages: list[dict[str, Any]]) -> None:
+    try:
+        await app[STORE].save_conversation(block_id, messages)
+    except Exception:
+        logger.exception("saving the conversation of block %s failed", block_id)
 
 
 async def follow(request: web.Request, stream: ActiveStream) -> web.StreamResponse:

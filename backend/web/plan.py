@@ -208,7 +208,8 @@ async def build_plan(
         ToolContext(block_id, preset.file.tool_options, settings.secrets.all_values()),
         ApprovalStore(store),
         approval_required=preset.file.approval_required,
-        client_tool_names=[tool.name for tool in body.tools or ()],
+        # None: any tool the server does not own is the browser's (useChat declares none by default).
+        client_tool_names=None if body.tools is None else [tool.name for tool in body.tools],
     )
     call = ModelCall(
         model=resolved.model,

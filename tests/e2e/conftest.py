@@ -1,10 +1,17 @@
-"""Fixtures of the browser tests: one Chromium and one fake upstream per session, a fresh app and
-a fresh browser context per test, and a console check after every test."""
+"""Fixtures of the browser tests: one Chromium and one fake upstream for this package, a fresh app
+and a fresh browser context per test, and a console check after every test.
+
+Package scope, not session: while sync Playwright runs it keeps an event loop running in the main
+thread, and the async tests collected after this folder (pytest-asyncio) would then fail with
+"Runner.run() cannot be called from a running event loop". Leaving the package stops it.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -24,6 +31,7 @@ from tests.e2e.harness import (
 # Set to refresh docs/screenshots/ (otherwise the pictures go to the test's tmp folder).
 UPDATE_SCREENSHOTS = os.environ.get("CHATWIRE_UPDATE_SCREENSHOTS", "") not in ("", "0")
 
+
 expect.set_options(timeout=10_000)
 
 
@@ -36,7 +44,7 @@ def _require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     _require(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (or make chromium)")
     _require((DIST / "index.html").exists(), f"{DIST} is not built: cd frontend && npm run build")
@@ -45,24 +53,31 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     servers.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright(stack: Stack) -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright, pytestconfig: pytest.Config) -> Iterator[Browser]:
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-    # Debian updates chromium under a pinned Playwright; the log says which pair ran.
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    line = f"e2e: chromium {chromium.version} driven by playwright (python) from {CHROMIUM}"
-    if reporter is not None:
-        reporter.write_line(line)
-    else:
-        print(line)
     yield chromium
     chromium.close()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Debian updates chromium under a pinned Playwright: the header says which pair runs.
+
+    (A header, not a summary line: pytest's own summary must stay the last line CI prints.)
+    """
+    if not CHROMIUM.exists():
+        return None
+    try:
+        found = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        found = "unknown version"
+    return f"e2e: {found.strip()} ({CHROMIUM}) driven by playwright {version('playwright')}"
 
 
 @pytest.fixture

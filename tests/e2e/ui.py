@@ -8,7 +8,7 @@ from tests.e2e.harness import ANSWER_TIMEOUT_MS
 
 # What the fixtures answer (tests/fixtures/anthropic/*.meta.json "expect").
 TEXT_BASIC_END = "a more casual way to say hi in Portuguese."
-TEXT_BASIC_HELD = "Olá! (That's \"hi\" in Portuguese)"  # the text after the first 7 events
+TEXT_BASIC_HELD = 'Olá! (That\'s "hi" in Portuguese)'  # the text after the first 7 events
 HAIKU_END = "the tide keeps its time."
 THINKING_START = "The user wants a haiku about the sea."
 WEATHER_ANSWER = "The current weather in Florence, Italy is 40°C"
