@@ -108,6 +108,15 @@ class FakeUpstream:
     def base_url(self, folder: str, case: str) -> str:
         return f"{self.url}/{folder}/{case}"
 
+    async def round_trip(self) -> None:
+        """A complete request to this server: its event loop has run past everything already
+        pending (such as the FIN of a connection a client closed). A barrier, not a sleep."""
+        from aiohttp import ClientSession
+
+        self.queue.appendleft(Reply(status=204))
+        async with ClientSession() as session, session.get(f"{self.url}/barrier") as response:
+            assert response.status == 204
+
     async def __aenter__(self) -> FakeUpstream:
         app = web.Application(client_max_size=200 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)

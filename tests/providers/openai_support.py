@@ -11,8 +11,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import aiohttp
-
 from backend.errors import ErrorCategory
 from backend.events import (
     Finish,
@@ -37,7 +35,7 @@ from backend.messages import (
     ToolMessage,
     ToolResultContent,
 )
-from tests.upstream import FIXTURES, FakeUpstream, Reply
+from tests.upstream import FIXTURES
 
 FOLDER = FIXTURES / "openai"
 # Shaped like a key so the redaction is really tested; "sk-test" is what error_401 echoes back.
@@ -150,14 +148,6 @@ def text_of(events: list[ProviderEvent]) -> str:
 
 def reasoning_of(events: list[ProviderEvent]) -> str:
     return "".join(event.delta for event in events if isinstance(event, ReasoningDelta))
-
-
-async def server_round_trip(upstream: FakeUpstream) -> None:
-    """A complete request to the fake upstream: its event loop has run past everything already
-    pending (such as the FIN of a connection we closed). A barrier, not a sleep."""
-    upstream.enqueue(Reply(status=204))
-    async with aiohttp.ClientSession() as session, session.get(f"{upstream.url}/barrier") as response:
-        assert response.status == 204
 
 
 def closed_port_url() -> str:

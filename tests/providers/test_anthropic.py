@@ -14,7 +14,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, cast
 
-import aiohttp
 import pytest
 
 from backend.errors import ProviderError
@@ -517,14 +516,6 @@ async def test_preset_headers_are_sent_and_http_date_retry_after_is_read(upstrea
 # ---------------------------------------------------------------------------------------------
 
 
-async def _server_round_trip(upstream: FakeUpstream) -> None:
-    """A complete request to the fake upstream: its event loop has run past everything that was
-    already pending (such as the FIN of a connection we closed). A barrier, not a sleep."""
-    upstream.enqueue(Reply(status=204))
-    async with aiohttp.ClientSession() as session, session.get(f"{upstream.url}/barrier") as response:
-        assert response.status == 204
-
-
 @pytest.mark.parametrize("how", ["aclose", "cancel"])
 async def test_stopping_early_closes_the_upstream_response(upstream: FakeUpstream, how: str) -> None:
     release = asyncio.Event()
@@ -552,10 +543,10 @@ async def test_stopping_early_closes_the_upstream_response(upstream: FakeUpstrea
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    await _server_round_trip(upstream)  # the server has seen our side close the connection
+    await upstream.round_trip()  # the server has seen our side close the connection
     assert (upstream.open_streams, upstream.disconnects) == (1, 0)  # still holding the rest
     release.set()  # it writes again and finds the connection closed
-    await _server_round_trip(upstream)
+    await upstream.round_trip()
     assert (upstream.open_streams, upstream.disconnects) == (0, 1)
     assert received[0] == TextStart("0")
     assert [type(event) for event in received[1:]] == [TextDelta] * (len(received) - 1)

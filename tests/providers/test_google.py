@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from google.genai.types import ThinkingLevel
 
@@ -513,14 +512,6 @@ async def test_api_version_and_headers_options(upstream: FakeUpstream) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-async def _server_round_trip(upstream: FakeUpstream) -> None:
-    """A complete request to the fake upstream: its event loop has run past everything already
-    pending (such as the FIN of a connection we closed). A barrier, not a sleep."""
-    upstream.enqueue(Reply(status=204))
-    async with aiohttp.ClientSession() as session, session.get(f"{upstream.url}/barrier") as response:
-        assert response.status == 204
-
-
 async def test_leaving_the_stream_early_closes_the_upstream_connection(
     upstream: FakeUpstream, model: GoogleModel
 ) -> None:
@@ -530,10 +521,10 @@ async def test_leaving_the_stream_early_closes_the_upstream_connection(
     stream = model.stream(_call(_user("hi")))
     assert isinstance(await anext(stream), TextStart)
     await stream.aclose()  # the consumer stops reading between chunks
-    await _server_round_trip(upstream)
+    await upstream.round_trip()
     assert (upstream.open_streams, upstream.disconnects) == (1, 0)  # still holding the rest
     release.set()  # it writes again and finds the connection closed
-    await _server_round_trip(upstream)
+    await upstream.round_trip()
 
     # Without closing the response the server would write the rest into the open socket.
     assert (upstream.open_streams, upstream.disconnects) == (0, 1)
@@ -554,10 +545,10 @@ async def test_cancelling_the_task_closes_the_upstream_connection(upstream: Fake
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await _server_round_trip(upstream)
+    await upstream.round_trip()
     assert (upstream.open_streams, upstream.disconnects) == (1, 0)
     release.set()
-    await _server_round_trip(upstream)
+    await upstream.round_trip()
 
     assert (upstream.open_streams, upstream.disconnects) == (0, 1)
 
@@ -575,11 +566,11 @@ async def test_cancelling_one_stream_leaves_a_concurrent_one_running(
     assert isinstance(await anext(second), TextStart)
 
     await first.aclose()
-    await _server_round_trip(upstream)
+    await upstream.round_trip()
     release_first.set()
     release_second.set()
     rest = [event async for event in second]
-    await _server_round_trip(upstream)
+    await upstream.round_trip()
 
     assert isinstance(rest[-1], Finish) and rest[-1].reason == "stop"
     assert upstream.disconnects == 1

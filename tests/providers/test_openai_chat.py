@@ -56,7 +56,6 @@ from tests.providers.openai_support import (
     reasoning_of,
     request_fixture,
     resetting_server,
-    server_round_trip,
     text_of,
     tool_results,
 )
@@ -502,10 +501,10 @@ async def test_stopping_early_closes_the_upstream_response(upstream: FakeUpstrea
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    await server_round_trip(upstream)
+    await upstream.round_trip()
     assert (upstream.open_streams, upstream.disconnects) == (1, 0)
     release.set()
-    await server_round_trip(upstream)
+    await upstream.round_trip()
     assert (upstream.open_streams, upstream.disconnects) == (0, 1)
     assert received == [TextStart("text-1"), TextDelta("text-1", "Olá")]
     await model.aclose()

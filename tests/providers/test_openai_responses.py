@@ -57,7 +57,6 @@ from tests.providers.openai_support import (
     meta,
     reasoning_of,
     request_fixture,
-    server_round_trip,
     text_of,
     tool_results,
 )
@@ -475,10 +474,10 @@ async def test_stopping_early_closes_the_upstream_response(upstream: FakeUpstrea
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    await server_round_trip(upstream)
+    await upstream.round_trip()
     assert (upstream.open_streams, upstream.disconnects) == (1, 0)  # still holding the rest
     release.set()  # it writes again and finds the connection closed
-    await server_round_trip(upstream)
+    await upstream.round_trip()
     assert (upstream.open_streams, upstream.disconnects) == (0, 1)
     assert [type(event) for event in received] == [TextStart, TextDelta]
     await model.aclose()
