@@ -49,6 +49,7 @@ from backend.messages import (
 )
 from backend.providers.anthropic import AnthropicModel, create
 from backend.providers.base import ModelCall, ProviderConfig, ThinkingSettings
+from tests.providers.stopping import stop_early
 from tests.upstream import FIXTURES, FakeUpstream, Reply
 
 FOLDER = FIXTURES / "anthropic"
@@ -522,27 +523,9 @@ async def test_stopping_early_closes_the_upstream_response(upstream: FakeUpstrea
     upstream.enqueue(Reply.from_case("anthropic", "text_basic", hold_after_events=5, release=release))
     model = _model(upstream.url)
     stream = cast(AsyncGenerator[ProviderEvent, None], model.stream(_call()))
-    received: list[ProviderEvent] = []
-    if how == "aclose":  # the consumer stops iterating and closes the generator
-        async for event in stream:
-            received.append(event)
-            if isinstance(event, TextDelta):
-                break
-        await stream.aclose()
-    else:  # the consumer's task is cancelled while it waits for the next event
-        held = asyncio.Event()
-
-        async def consume() -> None:
-            async for event in stream:
-                received.append(event)
-                if len(received) == 3:  # all the server sends before it holds (ping is skipped)
-                    held.set()
-
-        task = asyncio.create_task(consume())
-        await held.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    received = await stop_early(
+        stream, how, lambda received: len(received) == 3
+    )  # all the server sends before it holds
     await upstream.round_trip()  # the server has seen our side close the connection
     assert (upstream.open_streams, upstream.disconnects) == (1, 0)  # still holding the rest
     release.set()  # it writes again and finds the connection closed

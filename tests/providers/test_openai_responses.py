@@ -60,6 +60,7 @@ from tests.providers.openai_support import (
     text_of,
     tool_results,
 )
+from tests.providers.stopping import stop_early
 from tests.upstream import FakeUpstream, Reply, split_events
 
 STREAM_CASES = [
@@ -453,27 +454,7 @@ async def test_stopping_early_closes_the_upstream_response(upstream: FakeUpstrea
     upstream.enqueue(Reply.from_case("openai", "responses_text_basic", hold_after_events=5, release=release))
     model = _model(upstream.url + "/v1")
     stream = cast(AsyncGenerator[ProviderEvent, None], model.stream(_call()))
-    received: list[ProviderEvent] = []
-    if how == "aclose":
-        async for event in stream:
-            received.append(event)
-            if isinstance(event, TextDelta):
-                break
-        await stream.aclose()
-    else:
-        held = asyncio.Event()
-
-        async def consume() -> None:
-            async for event in stream:
-                received.append(event)
-                if isinstance(event, TextDelta):  # the last thing the server sends before it holds
-                    held.set()
-
-        task = asyncio.create_task(consume())
-        await held.wait()
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    received = await stop_early(stream, how)
     await upstream.round_trip()
     assert (upstream.open_streams, upstream.disconnects) == (1, 0)  # still holding the rest
     release.set()  # it writes again and finds the connection closed
