@@ -9,21 +9,25 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from backend.app_keys import MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
+from backend.app_keys import CHAT, MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
 from backend.catalog import PresetCatalog
+from backend.chat.prepare import TurnServices
+from backend.chat.service import ChatService
+from backend.chat.streams import InMemoryStreams
 from backend.settings import Settings
 from backend.storage import Store
 from backend.tools.builtins import default_registry
 from backend.tools.mcp_bridge import McpManager
 from backend.web.common import error_middleware
 from backend.web.routes import add_routes
-from backend.web.streams import StreamRegistry
 
 logger = logging.getLogger(__name__)
 
 
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = await Store.open(app[SETTINGS].database_path)
+    services = TurnServices(app[SETTINGS], app[STORE], app[PRESETS], app[TOOLS], app[MCP])
+    app[CHAT] = ChatService(services, app[STREAMS])
     yield
     await app[STREAMS].stop_all()  # saves partial answers before the database closes
     await app[STORE].close()
@@ -64,7 +68,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[TOOLS] = default_registry()
     app[PRESETS] = PresetCatalog(settings.presets_dir, app[TOOLS].names())
-    app[STREAMS] = StreamRegistry()
+    app[STREAMS] = InMemoryStreams()
     app.cleanup_ctx.append(_mcp_context)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_preset_reload_context)

@@ -2,15 +2,18 @@
 
 ::
 
-    ChatwireError                 base; ``public_message`` is always safe to show a user
-    ├── RequestError              the client sent something wrong → 4xx JSON before a stream starts
+    ChatwireError                 base; ``public_message`` is always safe to show a user; ``code`` names the case
+    ├── RequestError              the client sent something wrong → an error before a stream starts
     ├── ConfigError               a preset or setting is invalid → fails startup / reload, names file+field
-    └── ProviderError             a provider call failed; ``category`` is one of ErrorCategory
+    ├── ProviderError             a provider call failed; ``category`` is one of ErrorCategory (a history
+    │                             the provider cannot take is ``bad_request``)
+    └── ToolError                 a tool failed (``backend/tools``); shown as is
 
-Providers map their SDK's exceptions to ``ProviderError`` (one ``map_<provider>_error``
-function each); nothing else in the code inspects SDK exception classes. The web layer turns
-``RequestError`` into ``{"error": {"code", "message", ...}}`` and the loop turns
-``ProviderError`` into an ``error`` chunk. Messages never contain an API key: they are built
+Providers raise only ``ProviderError`` (one ``map_<provider>_error`` function each maps their
+SDK's exceptions; nothing else inspects SDK exception classes) and tools only ``ToolError``.
+No error here carries an HTTP status: each front door maps ``code`` to its own wire (``web/``
+turns it into a status and ``{"error": {"code", "message", ...}}``), and the loop turns
+``ProviderError`` into an ``error`` chunk once a stream has started. Messages never contain an API key: they are built
 from a category, a provider name and the provider's own error text, which is passed through
 :func:`redact` first.
 """
@@ -63,26 +66,36 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 class ChatwireError(Exception):
     """Base class. ``public_message`` is safe to send to a client."""
 
+    code: str = "error"
+
     def __init__(self, public_message: str) -> None:
         super().__init__(public_message)
         self.public_message = public_message
 
 
 class RequestError(ChatwireError):
-    """A bad request, answered with ``status`` and a JSON body before any stream starts."""
+    """A request the core refuses before any stream starts. ``code`` says why (front doors
+    map it to their status: ``stream_active`` is a conflict, ``body_too_large`` too large...)."""
 
     def __init__(
         self,
         public_message: str,
         *,
-        status: int = 400,
         code: str = "bad_request",
         details: dict[str, object] | None = None,
     ) -> None:
         super().__init__(public_message)
-        self.status = status
         self.code = code
         self.details = details or {}
+
+
+class ToolError(ChatwireError):
+    """An expected tool failure; the message is safe to show the user and the model."""
+
+    code = "tool_failed"
+
+    def __init__(self, public_message: str) -> None:
+        super().__init__(public_message)
 
 
 class ConfigError(ChatwireError):
@@ -91,6 +104,8 @@ class ConfigError(ChatwireError):
 
 class ProviderError(ChatwireError):
     """A failed provider call, already classified.
+
+    ``code`` is ``provider_error``, or what ``unsupported_input`` says (``unsupported_file``).
 
     ``detail`` is the provider's own (redacted) error text, kept short; ``status`` the HTTP
     status if there was one; ``retry_after_seconds`` what the provider asked us to wait.
@@ -105,14 +120,17 @@ class ProviderError(ChatwireError):
         status: int | None = None,
         retry_after_seconds: float | None = None,
         retryable: bool | None = None,
+        message: str | None = None,
     ) -> None:
         detail = redact(detail)[:300]
-        message = f"{provider}: {_CATEGORY_TEXT[category]}"
-        if status is not None:
-            message += f" (HTTP {status})"
-        if detail:
-            message += f": {detail}"
+        if message is None:
+            message = f"{provider}: {_CATEGORY_TEXT[category]}"
+            if status is not None:
+                message += f" (HTTP {status})"
+            if detail:
+                message += f": {detail}"
         super().__init__(message)
+        self.code = "provider_error"
         self.provider = provider
         self.category = category
         self.detail = detail
@@ -120,6 +138,14 @@ class ProviderError(ChatwireError):
         self.retry_after_seconds = retry_after_seconds
         # None: decided by the category; False for errors a retry cannot fix (exhausted quota).
         self._retryable = retryable
+
+    @classmethod
+    def unsupported_input(cls, provider: str, message: str, code: str = "unsupported_file") -> ProviderError:
+        """Something in the call this provider cannot take (a file type, an option): ``message``
+        names it. Raised before any I/O, never retried."""
+        error = cls(provider=provider, category="bad_request", retryable=False, message=message)
+        error.code = code
+        return error
 
     @property
     def retryable(self) -> bool:

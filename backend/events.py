@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+import orjson
+
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 
 # `{"<provider>": {"<key>": <json>}}`, exactly the AI SDK's two-level shape.
@@ -136,6 +138,20 @@ class ToolCall:
     input_json: str
     provider_metadata: ProviderMetadata | None = None
     provider_executed: bool = False
+
+
+def parse_tool_input(input_json: str) -> tuple[JsonValue, str | None]:
+    """Parse a ``ToolCall``'s raw input: (value, error text or None). Empty means ``{}``.
+
+    The encoder, the loop and the tool runner all parse with this, so they agree with the client.
+    """
+    if not input_json.strip():
+        return {}, None
+    try:
+        value: JsonValue = orjson.loads(input_json)
+    except orjson.JSONDecodeError as error:
+        return input_json, f"The tool input is not valid JSON: {error}"
+    return value, None
 
 
 @dataclass(frozen=True, slots=True)

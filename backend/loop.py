@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from backend.errors import ProviderError, RequestError
+from backend.errors import ProviderError
 from backend.events import (
     ChatError,
     ChatEvent,
@@ -114,10 +114,15 @@ async def run_chat(
     tools: ToolRunner | None = None,
     max_steps: int = 1,
     sleep: Sleep = asyncio.sleep,
+    usage: Usage | None = None,
 ) -> AsyncIterator[ChatEvent]:
-    """Stream the chat events of one answer. Never raises ``ProviderError``: it becomes ``ChatError``."""
+    """Stream the chat events of one answer. Never raises ``ProviderError``: it becomes ``ChatError``.
+
+    ``usage``: what the answer already cost before this request (a continued message), so the
+    final usage covers all of it.
+    """
     policy = policy or RetryPolicy()
-    usage = Usage()
+    usage = usage or Usage()
     reason: FinishReason = "stop"
     messages: tuple[Message, ...] = call.messages
     for step in range(1, max(max_steps, 1) + 1):
@@ -131,13 +136,10 @@ async def run_chat(
                 step_events.append(event)
                 yield event
         except ProviderError as error:
+            # Includes a history the provider cannot take (a file type): the stream has
+            # started, so the message travels as an error chunk.
             logger.warning("provider error: %s", error.public_message)
             yield ChatError(error.public_message, error.category, error.provider, error.retry_after_seconds)
-            return
-        except RequestError as error:
-            # The provider cannot take something in the history (e.g. a file type): the stream
-            # has started, so the message travels as an error chunk.
-            yield ChatError(error.public_message, "bad_request", model.provider)
             return
         if not in_step:
             yield StepStart()

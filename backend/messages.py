@@ -118,3 +118,26 @@ class ToolDefinition:
     name: str
     description: str
     input_schema: dict[str, JsonValue] = field(default_factory=lambda: {"type": "object"})
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApproval:
+    """A tool call the server asked the user to approve, recorded with the exact input that will run."""
+
+    approval_id: str
+    block_id: str
+    tool_call_id: str
+    tool_name: str
+    input_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalAnswer:
+    """The user's answer to an approval request, as the client sends it back (not yet checked)."""
+
+    tool_call_id: str
+    tool_name: str
+    input: JsonValue
+    approval_id: str
+    approved: bool
+    reason: str | None = None

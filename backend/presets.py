@@ -13,15 +13,15 @@ import logging
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.errors import ConfigError
-from backend.providers.base import ThinkingSettings
-from backend.providers.registry import provider_names
+from backend.providers.base import ProviderSpec, ThinkingSettings
+from backend.providers.registry import PROVIDERS, provider_names
 
 logger = logging.getLogger(__name__)
 
@@ -34,37 +34,6 @@ class ThinkingTable(BaseModel):
     enabled: bool = False
     budget_tokens: int | None = Field(default=None, ge=0)
     effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
-
-
-class AnthropicOptions(BaseModel):
-    model_config = _STRICT
-    prompt_caching: bool = True
-    thinking_display: Literal["summarized", "omitted"] | None = None
-    # Tools Anthropic runs itself (e.g. {type = "web_search_20250305", name = "web_search"}), passed as written.
-    server_tools: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class OpenAIOptions(BaseModel):
-    model_config = _STRICT
-    # "none" turns summaries off (TOML has no null).
-    reasoning_summary: Literal["auto", "concise", "detailed", "none"] = "auto"
-    # Ask for encrypted reasoning even with thinking off (reasoning models only; others reject it).
-    encrypted_reasoning: bool | None = None
-    extra_body: dict[str, Any] | None = None
-
-
-class OpenAIChatOptions(BaseModel):
-    model_config = _STRICT
-    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    # Some compatible servers reject stream_options; turn usage reporting off for them.
-    include_usage: bool = True
-    extra_body: dict[str, Any] | None = None
-
-
-class GoogleOptions(BaseModel):
-    model_config = _STRICT
-    api_version: str = "v1beta"
-    thinking_level: Literal["MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"] | None = None
 
 
 class McpServerTable(BaseModel):
@@ -127,10 +96,8 @@ class PresetFile(BaseModel):
     mcp_servers: tuple[McpServerTable, ...] = ()
     tool_options: BuiltinToolOptions = BuiltinToolOptions()
     headers: dict[str, str] = Field(default_factory=dict)
-    anthropic: AnthropicOptions = AnthropicOptions()
-    openai: OpenAIOptions = OpenAIOptions()
-    openai_chat: OpenAIChatOptions = Field(default=OpenAIChatOptions(), alias="openai-chat")
-    google: GoogleOptions = GoogleOptions()
+    # Secrets other than ``api_key`` a provider names (``ProviderSpec.credentials``): name → variable.
+    credentials_env: dict[str, Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(default_factory=dict)
 
     @field_validator("provider")
     @classmethod
@@ -146,14 +113,11 @@ class PresetFile(BaseModel):
             raise ValueError("base_url must start with http:// or https://")
         return value
 
-    def provider_options(self) -> dict[str, dict[str, Any]]:
-        """Provider-only knobs keyed by provider name, as ``ModelCall.provider_options`` wants."""
-        return {
-            "anthropic": self.anthropic.model_dump(exclude_none=True),
-            "openai": self.openai.model_dump(exclude_none=True),
-            "openai-chat": self.openai_chat.model_dump(exclude_none=True),
-            "google": self.google.model_dump(exclude_none=True),
-        }
+    def credential_env(self, name: str) -> str | None:
+        """The variable (or secrets-file key) holding credential ``name``, if the preset names one."""
+        if name == "api_key" and self.api_key_env is not None:
+            return self.api_key_env
+        return self.credentials_env.get(name)
 
     def thinking_settings(self) -> ThinkingSettings:
         return ThinkingSettings(self.thinking.enabled, self.thinking.budget_tokens, self.thinking.effort)
@@ -164,6 +128,17 @@ class Preset:
     name: str
     path: Path
     file: PresetFile
+    # Provider tables (``[anthropic]``, ``[openai-chat]``...), each validated by its provider's model.
+    provider_tables: Mapping[str, BaseModel] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> ProviderSpec:
+        return PROVIDERS[self.file.provider]
+
+    def provider_options(self) -> dict[str, dict[str, Any]]:
+        """The preset's provider's own knobs, keyed by its table, as ``ModelCall.provider_options`` wants."""
+        table = self.provider_tables.get(self.spec.table)
+        return {self.spec.table: table.model_dump(exclude_none=True) if table is not None else {}}
 
 
 def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,22 +151,38 @@ def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError, prefix: str = "") -> str:
     parts = []
     for item in error.errors()[:5]:
-        field = ".".join(str(location) for location in item["loc"]) or "(file)"
-        parts.append(f"field '{field}': {item['msg']}")
+        name = ".".join((prefix, *(str(location) for location in item["loc"]))) if prefix else ""
+        name = name or ".".join(str(location) for location in item["loc"]) or "(file)"
+        parts.append(f"field '{name}': {item['msg']}")
     return "; ".join(parts)
+
+
+def _provider_tables(path: Path, data: dict[str, Any]) -> dict[str, BaseModel]:
+    """Take every provider's table out of ``data`` and validate it with that provider's model
+    (a preset may carry tables for other providers, e.g. in a shared parent)."""
+    tables: dict[str, BaseModel] = {}
+    for spec in PROVIDERS.values():
+        raw = data.pop(spec.table, None)
+        if raw is None:
+            continue
+        try:
+            tables[spec.table] = spec.options.model_validate(raw)
+        except ValidationError as error:
+            raise ConfigError(f"{path.name}: {_describe(error, spec.table)}") from None
+    return tables
 
 
 def _check_tools(path: Path, file: PresetFile, known_tools: tuple[str, ...]) -> None:
     """Tool names must be built-ins or ``<mcp server>__<tool>`` of one of the preset's servers."""
     prefixes = tuple(f"{server.name}__" for server in file.mcp_servers)
-    for field, names in (("tools", file.tools), ("approval_required", file.approval_required)):
+    for table_field, names in (("tools", file.tools), ("approval_required", file.approval_required)):
         for name in names:
             if name not in known_tools and not name.startswith(prefixes):
                 raise ConfigError(
-                    f"{path.name}: field '{field}': unknown tool {name!r}; built-in tools: "
+                    f"{path.name}: field '{table_field}': unknown tool {name!r}; built-in tools: "
                     f"{', '.join(known_tools) or '(none)'}"
                 )
 
@@ -212,8 +203,9 @@ def load_presets(directory: Path, known_tools: tuple[str, ...] | None = None) ->
         if not re.match(PRESET_NAME_PATTERN, name):
             raise ConfigError(f"{path.name}: preset names may use letters, digits, '_', '-', '.' (max 64)")
         data = _resolve_extends(name, raw, ())
+        tables = _provider_tables(path, data)
         try:
-            presets[name] = Preset(name, path, PresetFile.model_validate(data))
+            presets[name] = Preset(name, path, PresetFile.model_validate(data), tables)
         except ValidationError as error:
             raise ConfigError(f"{path.name}: {_describe(error)}") from None
         if known_tools is not None:

@@ -20,6 +20,7 @@ from backend.events import (
     TextStart,
     ToolCall,
     ToolOutput,
+    parse_tool_input,
 )
 from backend.messages import (
     AssistantContent,
@@ -51,8 +52,6 @@ class _Part:
 
 
 def assistant_message_from_events(events: Sequence[ChatEvent]) -> AssistantMessage:
-    from backend.aisdk.encode import parse_tool_input  # the same parse the client sees
-
     ordered: list[_Part | AssistantContent] = []
     open_parts: dict[tuple[str, str], _Part] = {}
     names: dict[str, str] = {}

@@ -21,6 +21,8 @@ from typing import Any
 import aiosqlite
 import orjson
 
+from backend.messages import PendingApproval
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE conversations (
@@ -236,28 +238,9 @@ class Store:
             )
         return merged
 
-
-@dataclass(frozen=True, slots=True)
-class PendingApproval:
-    approval_id: str
-    block_id: str
-    tool_call_id: str
-    tool_name: str
-    input_json: str
-
-
-class ApprovalStore:
-    """Approval requests the server made, so a client cannot approve a call the model never made.
-
-    Shares the store's connection and write lock; ``take`` marks a request answered exactly once.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    async def record(self, approval: PendingApproval) -> None:
-        async with self._store._write_lock:
-            await self._store._db.execute(
+    async def record_approval(self, approval: PendingApproval) -> None:
+        async with self._write_lock:
+            await self._db.execute(
                 "INSERT OR REPLACE INTO approvals (approval_id, block_id, tool_call_id, tool_name, input, status, "
                 "created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
                 (
@@ -270,10 +253,12 @@ class ApprovalStore:
                 ),
             )
 
-    async def take(self, block_id: str, approval_id: str, tool_call_id: str, answer: str) -> PendingApproval | None:
-        """The pending request with these ids (marking it ``answer``), or None if there is none."""
-        async with self._store._write_lock:
-            async with self._store._db.execute(
+    async def take_approval(
+        self, block_id: str, approval_id: str, tool_call_id: str, answer: str
+    ) -> PendingApproval | None:
+        """The pending request with these ids, marked ``answer`` in the same write; None if there is none."""
+        async with self._write_lock:
+            async with self._db.execute(
                 "SELECT approval_id, block_id, tool_call_id, tool_name, input FROM approvals "
                 "WHERE approval_id = ? AND block_id = ? AND tool_call_id = ? AND status = 'pending'",
                 (approval_id, block_id, tool_call_id),
@@ -281,10 +266,26 @@ class ApprovalStore:
                 row = await cursor.fetchone()
             if row is None:
                 return None
-            await self._store._db.execute(
-                "UPDATE approvals SET status = ? WHERE approval_id = ?", (answer, approval_id)
-            )
+            await self._db.execute("UPDATE approvals SET status = ? WHERE approval_id = ?", (answer, approval_id))
         return PendingApproval(row[0], row[1], row[2], row[3], row[4])
+
+
+class ApprovalStore:
+    """Approval requests the server made, so a client cannot approve a call the model never made.
+
+    The ``ApprovalLedger`` the tool runner needs, on top of the store (``take`` marks a request
+    answered exactly once).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def record(self, approval: PendingApproval) -> None:
+        await self._store.record_approval(approval)
+
+    async def take(self, block_id: str, approval_id: str, tool_call_id: str, answer: str) -> PendingApproval | None:
+        """The pending request with these ids (marking it ``answer``), or None if there is none."""
+        return await self._store.take_approval(block_id, approval_id, tool_call_id, answer)
 
 
 def merge_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,8 +25,9 @@ from backend.aisdk.request import (
     UIMessage,
 )
 from backend.errors import RequestError
-from backend.events import JsonValue
+from backend.events import JsonValue, Usage
 from backend.messages import (
+    ApprovalAnswer,
     AssistantContent,
     AssistantMessage,
     FileContent,
@@ -138,15 +139,16 @@ def _add_tool_part(
 
 
 def to_model_messages(
-    messages: list[UIMessage], resolved: Mapping[str, ToolResultContent] | None = None
+    messages: list[UIMessage], resolved: Mapping[str, ToolResultContent] | None = None, *, first_index: int = 0
 ) -> tuple[Message, ...]:
     """Convert the whole history. System messages are kept in place (providers hoist them).
 
     ``resolved``: results the server produced for answered approvals (by tool call id), which
-    the client's parts do not carry yet.
+    the client's parts do not carry yet. ``first_index``: the first message's index in the
+    whole history, for naming a part in an error.
     """
     converted: list[Message] = []
-    for index, message in enumerate(messages):
+    for index, message in enumerate(messages, start=first_index):
         if message.role == "system":
             text = "".join(part.text for part in message.parts if isinstance(part, TextPart))
             if text:
@@ -158,3 +160,48 @@ def to_model_messages(
         else:
             converted.extend(_assistant_messages(message, index, resolved or {}))
     return tuple(converted)
+
+
+def usage_from_aisdk(shape: Any) -> Usage:
+    """A message's ``metadata.usage`` (AI SDK ``LanguageModelUsage``) as our ``Usage``: what a
+    continued message already cost (the inverse of ``encode.usage_to_aisdk``)."""
+    if not isinstance(shape, dict):
+        return Usage()
+
+    def count(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    input_details = shape.get("inputTokenDetails")
+    output_details = shape.get("outputTokenDetails")
+    inputs: dict[str, Any] = input_details if isinstance(input_details, dict) else {}
+    outputs: dict[str, Any] = output_details if isinstance(output_details, dict) else {}
+    return Usage(
+        input_tokens=count(shape.get("inputTokens")),
+        output_tokens=count(shape.get("outputTokens")),
+        cache_read_tokens=count(inputs.get("cacheReadTokens")),
+        cache_write_tokens=count(inputs.get("cacheWriteTokens")),
+        reasoning_tokens=count(outputs.get("reasoningTokens")),
+    )
+
+
+def approval_answers(message: UIMessage) -> tuple[ApprovalAnswer, ...]:
+    """The answered approvals (tool parts in state ``approval-responded``) of a continued
+    assistant message, in part order. Unchecked: the tool runner verifies each against the
+    approvals the server recorded."""
+    answers = []
+    for part in message.parts:
+        if not isinstance(part, ToolPart) or part.state != "approval-responded" or part.providerExecuted:
+            continue
+        if part.approval is None or part.approval.approved is None:
+            continue
+        answers.append(
+            ApprovalAnswer(
+                part.toolCallId,
+                part.tool_name,
+                part.input,
+                part.approval.id,
+                part.approval.approved,
+                part.approval.reason,
+            )
+        )
+    return tuple(answers)

@@ -22,7 +22,6 @@ from backend.events import (
     ChatEvent,
     ChatFinish,
     Finish,
-    JsonValue,
     ProviderMetadata,
     ReasoningDelta,
     ReasoningEnd,
@@ -43,6 +42,7 @@ from backend.events import (
     ToolOutput,
     ToolResult,
     Usage,
+    parse_tool_input,
 )
 
 Chunk = dict[str, Any]
@@ -53,17 +53,6 @@ DONE_LINE = b"data: [DONE]\n\n"
 def sse_line(chunk: Chunk) -> bytes:
     """One SSE event: ``data: <json>\\n\\n``."""
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
-
-def parse_tool_input(input_json: str) -> tuple[JsonValue, str | None]:
-    """Parse a model's raw tool input; returns (value, error text or None). Empty means ``{}``."""
-    if not input_json.strip():
-        return {}, None
-    try:
-        value: JsonValue = orjson.loads(input_json)
-    except orjson.JSONDecodeError as error:
-        return input_json, f"The tool input is not valid JSON: {error}"
-    return value, None
 
 
 def usage_to_aisdk(usage: Usage) -> dict[str, Any]:
@@ -89,27 +78,6 @@ def usage_to_aisdk(usage: Usage) -> dict[str, Any]:
     if usage.input_tokens is not None or usage.output_tokens is not None:
         shape["totalTokens"] = (usage.input_tokens or 0) + (usage.output_tokens or 0)
     return shape
-
-
-def usage_from_aisdk(shape: Any) -> Usage:
-    """The inverse of :func:`usage_to_aisdk`, for a stored message's ``metadata.usage``."""
-    if not isinstance(shape, dict):
-        return Usage()
-
-    def count(value: Any) -> int | None:
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-    input_details = shape.get("inputTokenDetails")
-    output_details = shape.get("outputTokenDetails")
-    inputs: dict[str, Any] = input_details if isinstance(input_details, dict) else {}
-    outputs: dict[str, Any] = output_details if isinstance(output_details, dict) else {}
-    return Usage(
-        input_tokens=count(shape.get("inputTokens")),
-        output_tokens=count(shape.get("outputTokens")),
-        cache_read_tokens=count(inputs.get("cacheReadTokens")),
-        cache_write_tokens=count(inputs.get("cacheWriteTokens")),
-        reasoning_tokens=count(outputs.get("reasoningTokens")),
-    )
 
 
 def _with_metadata(chunk: Chunk, metadata: ProviderMetadata | None, key: str = "providerMetadata") -> Chunk:

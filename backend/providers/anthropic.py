@@ -44,8 +44,8 @@ from backend.events import (
     ToolOutput,
     Usage,
 )
-from backend.providers.anthropic_params import to_anthropic_params
-from backend.providers.base import ChatModel, ModelCall, ProviderConfig
+from backend.providers.anthropic_params import AnthropicOptions, to_anthropic_params
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec
 from backend.providers.tls import shared_tls_context
 
 __all__ = [
@@ -70,6 +70,9 @@ _SDK_FAILURES = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeErro
 def create(config: ProviderConfig) -> ChatModel:
     """Build an Anthropic client for ``config`` (close it with ``aclose``)."""
     return AnthropicModel(config)
+
+
+SPEC = ProviderSpec(name=PROVIDER, create=create, options=AnthropicOptions, table=PROVIDER)
 
 
 class AnthropicModel:

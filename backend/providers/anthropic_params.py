@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Final, Literal, TypeAlias, assert_never, cast
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, Literal, TypeAlias, assert_never, cast
 
 from anthropic.types import (
     CacheControlEphemeralParam,
@@ -29,8 +29,9 @@ from anthropic.types import (
     ToolUnionParam,
 )
 from anthropic.types.message_create_params import MessageCreateParamsStreaming
+from pydantic import BaseModel, ConfigDict, Field
 
-from backend.errors import RequestError
+from backend.errors import ProviderError
 from backend.events import JsonValue
 from backend.messages import (
     AssistantContent,
@@ -46,15 +47,23 @@ from backend.messages import (
     ToolResultContent,
     UserMessage,
 )
-from backend.providers.base import ModelCall
+from backend.providers.base import ModelCall, read_options
 
 PROVIDER: Final = "anthropic"
+
+
+class AnthropicOptions(BaseModel):
+    """The ``[anthropic]`` table of a preset."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    prompt_caching: bool = True
+    thinking_display: Literal["summarized", "omitted"] | None = None
+    # Tools Anthropic runs itself (e.g. {type = "web_search_20250305", name = "web_search"}), passed as written.
+    server_tools: list[dict[str, Any]] = Field(default_factory=list)
+
+
 _MINIMUM_THINKING_BUDGET: Final = 1024  # types/thinking_config_enabled_param.py
 _IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-_DISPLAYS: Final[dict[JsonValue, Literal["summarized", "omitted"]]] = {
-    "summarized": "summarized",
-    "omitted": "omitted",
-}
 # Server tool name → the block type its result comes back in (types/content_block_param.py).
 _SERVER_RESULT_TYPES: Final = {
     "web_search": "web_search_tool_result",
@@ -78,11 +87,11 @@ class AnthropicParams(MessageCreateParamsStreaming, total=False):
 def to_anthropic_params(call: ModelCall) -> AnthropicParams:
     """Everything ``messages.create`` needs for ``call``, with ``stream=True``.
 
-    Raises ``RequestError`` for input Anthropic cannot take (an unsupported file type, an
+    Raises ``ProviderError`` (``bad_request``) for input Anthropic cannot take (an unsupported file type, an
     invalid provider option), before any request is made.
     """
-    options = call.options_for(PROVIDER)
-    caching = options.get("prompt_caching", True) is not False
+    options = read_options(call, PROVIDER, AnthropicOptions)
+    caching = options.prompt_caching
     params: AnthropicParams = {
         "model": call.model,
         "max_tokens": call.max_tokens,
@@ -109,7 +118,7 @@ def _system_blocks(call: ModelCall, caching: bool) -> list[TextBlockParam]:
     return blocks
 
 
-def _tools(call: ModelCall, options: Mapping[str, JsonValue], caching: bool) -> list[ToolUnionParam]:
+def _tools(call: ModelCall, options: AnthropicOptions, caching: bool) -> list[ToolUnionParam]:
     tools: list[ToolUnionParam] = []
     for tool in call.tools:
         param: ToolParam = {"name": tool.name, "input_schema": cast(dict[str, object], tool.input_schema)}
@@ -118,10 +127,7 @@ def _tools(call: ModelCall, options: Mapping[str, JsonValue], caching: bool) -> 
         tools.append(param)
     # Anthropic-run tools (web search, code execution) are provider knobs, passed through as
     # written, e.g. {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}.
-    server_tools = options.get("server_tools", [])
-    if not isinstance(server_tools, list) or not all(isinstance(tool, dict) for tool in server_tools):
-        raise RequestError("anthropic option server_tools must be a list of tool objects", code="invalid_option")
-    tools += [cast(ToolUnionParam, dict(tool)) for tool in server_tools if isinstance(tool, dict)]
+    tools += [cast(ToolUnionParam, dict(tool)) for tool in options.server_tools]
     if tools and caching:
         # One breakpoint after the last tool caches every tool definition (tools come first in
         # the cache prefix: tools → system → messages).
@@ -131,12 +137,9 @@ def _tools(call: ModelCall, options: Mapping[str, JsonValue], caching: bool) -> 
     return tools
 
 
-def _apply_thinking(call: ModelCall, options: Mapping[str, JsonValue], params: AnthropicParams) -> None:
+def _apply_thinking(call: ModelCall, options: AnthropicOptions, params: AnthropicParams) -> None:
     settings = call.thinking
-    display_option = options.get("thinking_display")
-    display = _DISPLAYS.get(display_option)
-    if display_option is not None and display is None:
-        raise RequestError("anthropic option thinking_display must be 'summarized' or 'omitted'", code="invalid_option")
+    display = options.thinking_display
     if settings.enabled:
         thinking: ThinkingConfigParam
         if settings.budget_tokens is not None:
@@ -236,11 +239,10 @@ def _file_block(file: FileContent) -> ContentBlockParam:
         text = file.data.decode("utf-8", errors="replace")
         source = {"type": "text", "media_type": "text/plain", "data": text}
         return cast(ContentBlockParam, {"type": "document", "source": source, **_title(file)})
-    raise RequestError(
+    raise ProviderError.unsupported_input(
+        PROVIDER,
         f"Anthropic models cannot read the file at {file.part_path} ({file.media_type}"
         f"{', as a URL' if file.url is not None else ''})",
-        status=400,
-        code="unsupported_file",
     )
 
 

@@ -1,10 +1,11 @@
 """The seam every provider plugs into.
 
-A provider module exposes one factory, ``create(config) -> ChatModel``, registered in
-``registry.py``. ``ChatModel.stream(call)`` performs **one** model call (one step) and yields
-provider events (``backend.events``); it raises :class:`backend.errors.ProviderError` for every
-failure, before or during the stream. It never retries (the loop owns the retry policy, so the
-SDK clients are created with ``max_retries=0``), never runs tools and never formats errors.
+A provider module exports one :class:`ProviderSpec` (``SPEC``: its name, ``create``, its
+options model and the secrets it needs), listed in ``registry.py``.
+``ChatModel.stream(call)`` performs **one** model call (one step) and yields provider events
+(``backend.events``); it raises :class:`backend.errors.ProviderError` for every failure, before
+or during the stream. It never retries (the loop owns the retry policy, so the SDK clients are
+created with ``max_retries=0``), never runs tools and never formats errors.
 
 Each provider module has the same outline::
 
@@ -13,10 +14,13 @@ Each provider module has the same outline::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeAlias
+from typing import Literal, Protocol, TypeAlias, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from backend.errors import ProviderError
 from backend.events import JsonValue, ProviderEvent
 from backend.messages import Message, ToolDefinition
 
@@ -40,17 +44,29 @@ class ThinkingSettings:
 
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
-    """How to reach a provider: what a client is built from. ``api_key`` never leaves here."""
+    """How to reach a provider: what a client is built from. Credentials never leave here.
+
+    ``credentials`` holds the secrets the provider's spec names (``api_key`` for every provider
+    today; a cloud provider could name an access key and a secret), looked up by the core.
+    """
 
     provider: str
-    api_key: str | None
+    credentials: Mapping[str, str] = field(default_factory=dict)
     base_url: str | None = None
     timeout_seconds: float = 600.0
     # Extra HTTP headers a preset allows (e.g. OpenRouter's attribution headers).
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # keep keys out of logs and tracebacks
-        return f"ProviderConfig(provider={self.provider!r}, base_url={self.base_url!r}, api_key=***)"
+        return f"ProviderConfig(provider={self.provider!r}, base_url={self.base_url!r}, credentials=***)"
+
+    @property
+    def api_key(self) -> str | None:
+        return self.credentials.get("api_key")
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential value, for redacting error texts."""
+        return tuple(value for value in self.credentials.values() if value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +81,8 @@ class ModelCall:
     temperature: float | None = None
     top_p: float | None = None
     thinking: ThinkingSettings = field(default_factory=ThinkingSettings)
-    # Provider-specific knobs, keyed by provider name: {"anthropic": {"prompt_caching": True}}.
+    # Provider-specific knobs (the preset's table), keyed by provider name:
+    # {"anthropic": {"prompt_caching": True}}; each provider reads its own with ``read_options``.
     provider_options: Mapping[str, Mapping[str, JsonValue]] = field(default_factory=dict)
 
     def options_for(self, provider: str) -> Mapping[str, JsonValue]:
@@ -84,3 +101,34 @@ class ChatModel(Protocol):
 
 class ChatModelFactory(Protocol):
     def __call__(self, config: ProviderConfig) -> ChatModel: ...
+
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """What a provider module exports (as ``SPEC``) and ``registry.py`` lists.
+
+    ``name`` is what preset files write (``provider = "anthropic"``); ``options`` validates the
+    preset table named ``table`` (``[anthropic]``), strictly; ``credentials`` names the secrets
+    a client needs, each found through the preset (``api_key_env``, or ``[credentials_env]``).
+    """
+
+    name: str
+    create: Callable[[ProviderConfig], ChatModel]
+    options: type[BaseModel]
+    table: str
+    credentials: tuple[str, ...] = ("api_key",)
+
+
+def read_options(call: ModelCall, provider: str, options: type[OptionsT]) -> OptionsT:
+    """The provider's own options of ``call``, typed. Preset tables are validated at load time,
+    so a failure here means a caller built a bad ``ModelCall``: a ``bad_request`` error."""
+    try:
+        return options.model_validate(call.options_for(provider))
+    except ValidationError as error:
+        item = error.errors()[0]
+        name = ".".join(str(part) for part in item["loc"])
+        message = f"{provider} option {name}: {item['msg']}"
+        raise ProviderError.unsupported_input(provider, message, code="invalid_option") from None

@@ -44,10 +44,11 @@ from backend.events import (
     ToolInputStart,
     Usage,
 )
-from backend.providers.base import ChatModel, ModelCall, ProviderConfig
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec
 from backend.providers.google_params import (
     DEFAULT_API_VERSION,
     PROVIDER,
+    GoogleOptions,
     to_google_config,
     to_google_contents,
 )
@@ -103,6 +104,9 @@ _RETRY_DELAY: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 def create(config: ProviderConfig) -> ChatModel:
     """Build a Gemini client for ``config`` (close it with ``aclose``)."""
     return GoogleModel(config)
+
+
+SPEC = ProviderSpec(name=PROVIDER, create=create, options=GoogleOptions, table=PROVIDER)
 
 
 # ---------------------------------------------------------------------------------------------

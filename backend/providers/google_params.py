@@ -24,11 +24,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from typing import Final, assert_never
+from typing import Final, Literal, assert_never
 
 from google.genai import types
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from backend.errors import RequestError
+from backend.errors import ProviderError
 from backend.events import JsonValue, ProviderMetadata
 from backend.messages import (
     AssistantContent,
@@ -44,10 +45,25 @@ from backend.messages import (
     ToolResultContent,
     UserMessage,
 )
-from backend.providers.base import ModelCall, ThinkingSettings
+from backend.providers.base import ModelCall, ThinkingSettings, read_options
 
 PROVIDER: Final = "google"
 DEFAULT_API_VERSION: Final = "v1beta"
+
+
+class GoogleOptions(BaseModel):
+    """The ``[google]`` table of a preset."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    api_version: str = DEFAULT_API_VERSION
+    # Wins over budget_tokens and effort (the API takes one of them).
+    thinking_level: Literal["MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"] | None = None
+
+    @field_validator("thinking_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
 
 # The wire string must be exactly "skip_thought_signature_validator". The SDK holds signatures as
 # bytes and sends them URL-safe base64 encoded, and this string is valid URL-safe base64 (32
@@ -84,12 +100,12 @@ def to_google_config(call: ModelCall) -> types.GenerateContentConfigDict:
 
     Raises ``RequestError`` for an invalid ``[google]`` option, before any I/O.
     """
-    options = call.options_for(PROVIDER)
+    options = read_options(call, PROVIDER, GoogleOptions)
     config: types.GenerateContentConfigDict = {
         "max_output_tokens": call.max_tokens,
         # The loop runs the tools; the SDK must never call anything itself.
         "automatic_function_calling": {"disable": True},
-        "http_options": {"api_version": _string_option(options, "api_version") or DEFAULT_API_VERSION},
+        "http_options": {"api_version": options.api_version or DEFAULT_API_VERSION},
     }
     system = system_text(call)
     if system:
@@ -118,30 +134,18 @@ def system_text(call: ModelCall) -> str:
     return "\n\n".join(texts)
 
 
-def _thinking_config(thinking: ThinkingSettings, options: Mapping[str, JsonValue]) -> types.ThinkingConfigDict:
+def _thinking_config(thinking: ThinkingSettings, options: GoogleOptions) -> types.ThinkingConfigDict:
     # The API rejects a budget and a level together, so exactly one is sent: the explicit
     # `[google] thinking_level` first (the most specific knob), then budget_tokens, then effort.
     config: types.ThinkingConfigDict = {"include_thoughts": True}
-    level = _string_option(options, "thinking_level")
+    level = options.thinking_level
     if level is not None:
-        if level.lower() not in _EFFORT_LEVELS or level.lower() == "max":
-            raise RequestError(
-                "google option thinking_level must be one of minimal, low, medium, high, xhigh",
-                code="invalid_option",
-            )
         config["thinking_level"] = _EFFORT_LEVELS[level.lower()]
     elif thinking.budget_tokens is not None:
         config["thinking_budget"] = thinking.budget_tokens
     elif thinking.effort is not None:
         config["thinking_level"] = _EFFORT_LEVELS[thinking.effort]
     return config
-
-
-def _string_option(options: Mapping[str, JsonValue], name: str) -> str | None:
-    value = options.get(name)
-    if value is None or isinstance(value, str):
-        return value
-    raise RequestError(f"google option {name} must be a string", code="invalid_option")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,9 +257,8 @@ def _file_part(file: FileContent) -> types.PartDict:
             return {"inline_data": {"mime_type": media_type, "data": file.data}}
         if file.url is not None and file.url.startswith(_URL_SCHEMES):
             return {"file_data": {"mime_type": media_type, "file_uri": file.url}}
-    raise RequestError(
+    raise ProviderError.unsupported_input(
+        PROVIDER,
         f"Gemini models cannot read the file at {file.part_path} ({file.media_type}"
         f"{', by URL' if file.data is None else ''}).",
-        status=400,
-        code="unsupported_file",
     )

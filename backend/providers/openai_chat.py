@@ -22,13 +22,14 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import openai
 from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 from openai.types.completion_usage import CompletionUsage
+from pydantic import BaseModel, ConfigDict
 
 from backend.errors import ProviderError
 from backend.events import (
@@ -49,16 +50,37 @@ from backend.events import (
     ToolInputStart,
     Usage,
 )
-from backend.providers.base import ChatModel, ModelCall, ProviderConfig
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec, read_options
 from backend.providers.openai_chat_input import METADATA_KEY, PROVIDER, to_openai_chat_messages
 from backend.providers.openai_common import create_client, map_openai_error
 
-__all__ = ["METADATA_KEY", "PROVIDER", "OpenAIChatModel", "create", "to_openai_chat_params"]
+__all__ = [
+    "METADATA_KEY",
+    "PROVIDER",
+    "SPEC",
+    "OpenAIChatModel",
+    "OpenAIChatOptions",
+    "create",
+    "to_openai_chat_params",
+]
+
+
+class OpenAIChatOptions(BaseModel):
+    """The ``[openai-chat]`` table of a preset (see ``to_openai_chat_params``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # Some compatible servers reject stream_options; turn usage reporting off for them.
+    include_usage: bool = True
+    extra_body: dict[str, Any] | None = None
 
 
 def create(config: ProviderConfig) -> ChatModel:
     """The registry's factory for provider ``openai-chat``."""
     return OpenAIChatModel(config)
+
+
+SPEC = ProviderSpec(name=PROVIDER, create=create, options=OpenAIChatOptions, table=PROVIDER)
 
 
 class OpenAIChatModel:
@@ -75,11 +97,9 @@ class OpenAIChatModel:
 
     async def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]:
         params = to_openai_chat_params(call)
-        extra_body = call.options_for(PROVIDER).get("extra_body")
+        extra_body = read_options(call, PROVIDER, OpenAIChatOptions).extra_body
         try:
-            chunk_stream = await self._client.chat.completions.create(
-                **params, extra_body=extra_body if isinstance(extra_body, dict) else None
-            )
+            chunk_stream = await self._client.chat.completions.create(**params, extra_body=extra_body)
         except openai.OpenAIError as error:
             raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
         translator = _Translator()
@@ -104,15 +124,15 @@ def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:
     * ``include_usage``: ask for the final usage chunk (default true);
     * ``extra_body``: a table merged into the request as is (e.g. OpenRouter ``reasoning``).
     """
-    options = call.options_for(PROVIDER)
+    options = read_options(call, PROVIDER, OpenAIChatOptions)
     params: CompletionCreateParamsStreaming = {
         "model": call.model,
         "messages": to_openai_chat_messages(call.system, call.messages),
         "stream": True,
     }
-    if options.get("include_usage", True) is not False:
+    if options.include_usage:
         params["stream_options"] = {"include_usage": True}
-    if options.get("max_tokens_field") == "max_completion_tokens":
+    if options.max_tokens_field == "max_completion_tokens":
         params["max_completion_tokens"] = call.max_tokens
     else:
         params["max_tokens"] = call.max_tokens

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import openai
 
-from backend.errors import ErrorCategory, ProviderError, RequestError, parse_retry_after, redact
+from backend.errors import ErrorCategory, ProviderError, parse_retry_after, redact
 from backend.events import JsonValue
 from backend.messages import FileContent, ToolResultContent
 from backend.providers.base import ProviderConfig
@@ -256,9 +256,7 @@ def is_image(content: FileContent) -> bool:
     return content.media_type == "image" or content.media_type.startswith("image/")
 
 
-def unsupported_file(content: FileContent, provider: str) -> RequestError:
-    return RequestError(
-        f"{provider} cannot read the file at {content.part_path or 'a message part'} ({content.media_type})",
-        status=400,
-        code="unsupported_file",
+def unsupported_file(content: FileContent, provider: str) -> ProviderError:
+    return ProviderError.unsupported_input(
+        provider, f"{provider} cannot read the file at {content.part_path or 'a message part'} ({content.media_type})"
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 import openai
 from openai.types.responses import (
@@ -45,6 +45,7 @@ from openai.types.responses import (
 from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
 from openai.types.responses.response_output_item import ResponseOutputItem
 from openai.types.shared_params import Reasoning
+from pydantic import BaseModel, ConfigDict
 
 from backend.errors import ProviderError
 from backend.events import (
@@ -64,7 +65,7 @@ from backend.events import (
     ToolInputStart,
     Usage,
 )
-from backend.providers.base import ChatModel, ModelCall, ProviderConfig
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec, read_options
 from backend.providers.openai_common import (
     classify_error_code,
     create_client,
@@ -75,9 +76,23 @@ from backend.providers.openai_responses_input import to_openai_responses_input
 PROVIDER = "openai"
 
 
+class OpenAIOptions(BaseModel):
+    """The ``[openai]`` table of a preset (see ``to_openai_responses_params``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # "none" turns summaries off (TOML has no null).
+    reasoning_summary: Literal["auto", "concise", "detailed", "none"] = "auto"
+    # Ask for encrypted reasoning even with thinking off (reasoning models only; others reject it).
+    encrypted_reasoning: bool | None = None
+    extra_body: dict[str, Any] | None = None
+
+
 def create(config: ProviderConfig) -> ChatModel:
     """The registry's factory for provider ``openai``."""
     return OpenAIResponsesModel(config)
+
+
+SPEC = ProviderSpec(name=PROVIDER, create=create, options=OpenAIOptions, table=PROVIDER)
 
 
 class OpenAIResponsesModel:
@@ -94,11 +109,9 @@ class OpenAIResponsesModel:
 
     async def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]:
         params = to_openai_responses_params(call)
-        extra_body = call.options_for(PROVIDER).get("extra_body")
+        extra_body = read_options(call, PROVIDER, OpenAIOptions).extra_body
         try:
-            response_stream = await self._client.responses.create(
-                **params, extra_body=extra_body if isinstance(extra_body, dict) else None
-            )
+            response_stream = await self._client.responses.create(**params, extra_body=extra_body)
         except openai.OpenAIError as error:
             raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
         translator = _Translator()
@@ -145,7 +158,7 @@ def to_openai_responses_params(call: ModelCall) -> ResponseCreateParamsStreaming
       supported with this model", so it is not sent unconditionally;
     * ``extra_body``: a table merged into the request as is.
     """
-    options = call.options_for(PROVIDER)
+    options = read_options(call, PROVIDER, OpenAIOptions)
     params: ResponseCreateParamsStreaming = {
         "model": call.model,
         "input": to_openai_responses_input(call.messages),
@@ -174,12 +187,11 @@ def to_openai_responses_params(call: ModelCall) -> ResponseCreateParamsStreaming
         reasoning: Reasoning = {}
         if call.thinking.effort is not None:
             reasoning["effort"] = call.thinking.effort
-        summary = options.get("reasoning_summary", "auto")
-        summary_mode = _SUMMARY_MODES.get(summary) if isinstance(summary, str) else None
+        summary_mode = _SUMMARY_MODES.get(options.reasoning_summary)
         if summary_mode is not None:
             reasoning["summary"] = summary_mode
         params["reasoning"] = reasoning
-    encrypted = options.get("encrypted_reasoning")
+    encrypted = options.encrypted_reasoning
     if encrypted is True or (encrypted is None and call.thinking.enabled):
         params["include"] = ["reasoning.encrypted_content"]
     return params

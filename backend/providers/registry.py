@@ -1,30 +1,26 @@
-"""Provider name → module. Adding a provider is one line here (plus its module).
+"""Every provider, by the name preset files use. Adding a provider is one import and one entry.
 
-Modules are imported on first use so a broken or missing optional SDK affects only the presets
-that use it.
+A plain typed mapping: mypy sees each provider's ``SPEC``, and nothing outside ``providers/``
+names a provider.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Mapping
+from types import MappingProxyType
 
-from backend.providers.base import ChatModel, ProviderConfig
+from backend.providers import anthropic, google, openai_chat, openai_responses
+from backend.providers.base import ChatModel, ProviderConfig, ProviderSpec
 
-# provider name (as written in preset files) → module exposing ``create(config) -> ChatModel``
-PROVIDER_MODULES: dict[str, str] = {
-    "anthropic": "backend.providers.anthropic",
-    "openai": "backend.providers.openai_responses",
-    "openai-chat": "backend.providers.openai_chat",
-    "google": "backend.providers.google",
-}
+PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType(
+    {spec.name: spec for spec in (anthropic.SPEC, openai_responses.SPEC, openai_chat.SPEC, google.SPEC)}
+)
 
 
 def provider_names() -> tuple[str, ...]:
-    return tuple(PROVIDER_MODULES)
+    return tuple(PROVIDERS)
 
 
 def create_model(config: ProviderConfig) -> ChatModel:
     """Build a client for ``config.provider`` (the caller closes it with ``aclose``)."""
-    module = importlib.import_module(PROVIDER_MODULES[config.provider])
-    model: ChatModel = module.create(config)
-    return model
+    return PROVIDERS[config.provider].create(config)

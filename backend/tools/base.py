@@ -34,8 +34,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_ERROR_TEXT = 1000
 
 
-class ToolError(Exception):
-    """An expected tool failure; ``str(error)`` is safe to show the user and the model."""
+# ``ToolError`` (an expected tool failure, shown as is) lives in the one error tree.
 
 
 class ToolInputError(Exception):

@@ -15,11 +15,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from backend.aisdk.encode import parse_tool_input
-from backend.errors import redact
-from backend.events import JsonValue, ToolFailed, ToolResult
+from backend.errors import ToolError, redact
+from backend.events import JsonValue, ToolFailed, ToolResult, parse_tool_input
 from backend.messages import ToolResultContent
-from backend.tools.base import MAX_ERROR_TEXT, Tool, ToolContext, ToolError, ToolInputError
+from backend.tools.base import MAX_ERROR_TEXT, Tool, ToolContext, ToolInputError
 
 logger = logging.getLogger(__name__)
 

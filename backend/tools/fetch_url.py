@@ -17,8 +17,9 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 from yarl import URL
 
+from backend.errors import ToolError
 from backend.events import JsonValue
-from backend.tools.base import ModelTool, ToolContext, ToolError
+from backend.tools.base import ModelTool, ToolContext
 
 MAX_FETCH_BYTES = 1024 * 1024
 MAX_REDIRECTS = 5

@@ -34,9 +34,9 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from backend.errors import RequestError
+from backend.errors import ToolError
 from backend.presets import McpServerTable
-from backend.tools.base import Tool, ToolError
+from backend.tools.base import Tool
 from backend.tools.execute import safe_error_text
 from backend.tools.mcp_tool import McpTool
 
@@ -46,11 +46,10 @@ CONNECTION_CLOSED = -32000  # JSON-RPC code the SDK uses when the transport went
 MAX_TOOL_PAGES = 50
 
 
-class McpServerUnavailable(RequestError):
-    """An MCP server a preset needs could not be started (HTTP 503 before the stream starts)."""
+class McpServerUnavailable(ToolError):
+    """An MCP server a preset needs could not be started (the answer cannot start; HTTP 503)."""
 
-    def __init__(self, public_message: str) -> None:
-        super().__init__(public_message, status=503, code="mcp_unavailable")
+    code = "mcp_unavailable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,9 @@ from typing import Any
 
 from mcp import types as mcp_types
 
-from backend.errors import redact
+from backend.errors import ToolError, redact
 from backend.events import JsonValue
-from backend.tools.base import MAX_ERROR_TEXT, Tool, ToolContext, ToolError, ToolInputError
+from backend.tools.base import MAX_ERROR_TEXT, Tool, ToolContext, ToolInputError
 
 MAX_TOOL_NAME = 64
 _NOT_ALLOWED_IN_NAME = re.compile(r"[^A-Za-z0-9_\-]")

@@ -16,8 +16,9 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.errors import ToolError
 from backend.events import JsonValue
-from backend.tools.base import ModelTool, ToolContext, ToolError
+from backend.tools.base import ModelTool, ToolContext
 
 MAX_READ_BYTES = 256 * 1024
 

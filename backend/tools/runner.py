@@ -22,22 +22,18 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from backend.aisdk.encode import parse_tool_input
-from backend.aisdk.request import ToolPart, UIMessage
 from backend.events import (
     ChatEvent,
-    JsonValue,
     ToolApprovalRequested,
     ToolCall,
     ToolDenied,
     ToolFailed,
     ToolInputInvalid,
+    parse_tool_input,
 )
-from backend.messages import ToolDefinition, ToolMessage, ToolResultContent
-from backend.storage import ApprovalStore, PendingApproval
+from backend.messages import ApprovalAnswer, PendingApproval, ToolDefinition, ToolMessage, ToolResultContent
 from backend.tools.base import Tool, ToolContext, tools_by_name
 from backend.tools.execute import ToolJob, execute_all, parse_call_input, result_content
 
@@ -54,37 +50,12 @@ def new_approval_id() -> str:
     return "apr-" + secrets.token_urlsafe(16)
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalAnswer:
-    """A tool part in state ``approval-responded`` of the assistant message being continued."""
+class ApprovalLedger(Protocol):
+    """Where approval requests are recorded and answered once (the store implements it)."""
 
-    tool_call_id: str
-    tool_name: str
-    input: JsonValue
-    approval_id: str
-    approved: bool
-    reason: str | None = None
+    async def record(self, approval: PendingApproval) -> None: ...
 
-
-def approval_answers(message: UIMessage) -> tuple[ApprovalAnswer, ...]:
-    """The answered approvals in a continued assistant message, in part order."""
-    answers = []
-    for part in message.parts:
-        if not isinstance(part, ToolPart) or part.state != "approval-responded" or part.providerExecuted:
-            continue
-        if part.approval is None or part.approval.approved is None:
-            continue
-        answers.append(
-            ApprovalAnswer(
-                part.toolCallId,
-                part.tool_name,
-                part.input,
-                part.approval.id,
-                part.approval.approved,
-                part.approval.reason,
-            )
-        )
-    return tuple(answers)
+    async def take(self, block_id: str, approval_id: str, tool_call_id: str, answer: str) -> PendingApproval | None: ...
 
 
 class ServerToolRunner:
@@ -99,7 +70,7 @@ class ServerToolRunner:
         self,
         tools: Iterable[Tool[Any]],
         context: ToolContext,
-        approvals: ApprovalStore,
+        approvals: ApprovalLedger,
         *,
         approval_required: Collection[str] = (),
         client_tool_names: Collection[str] | None = None,

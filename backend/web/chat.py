@@ -1,29 +1,24 @@
-"""``POST /api/ai/chat/<blockId>``, its resume ``GET`` and ``stop``: the useChat endpoint.
+"""``POST /api/ai/chat/<blockId>``, its resume ``GET`` and ``stop``: the useChat SSE front door.
 
-Request → validated body → five-layer preset resolution → provider-neutral history → a
-generation task (``run_chat`` → encoder → SSE lines, folded into the assistant message and
-saved when it ends, however it ends) → followers that write the lines to HTTP clients.
+HTTP only: parse the body (and the ``X-AI-*`` headers) into a ``TurnRequest``, let the core
+start or find the answer, and frame its chunks as SSE ``data:`` lines, with keep-alive
+comments while the model is silent and ``data: [DONE]`` at the end.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import secrets
+from collections.abc import Mapping
 from contextlib import aclosing
 from typing import Any
 
 from aiohttp import ClientConnectionResetError, web
 
-from backend.aisdk.encode import DONE_LINE, UIMessageStreamEncoder, sse_line
 from backend.aisdk.request import ChatRequestBody, parse_chat_request
-from backend.app_keys import MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
-from backend.errors import RequestError
+from backend.app_keys import CHAT
+from backend.chat.streams import ActiveStream
+from backend.chat.turn import TurnRequest
+from backend.messages import ToolDefinition
 from backend.web.common import block_id_from, json_response, read_json
-from backend.web.plan import ChatPlan, PlanServices, build_plan
-from backend.web.streams import ActiveStream, StreamBusy
-
-logger = logging.getLogger(__name__)
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -33,115 +28,68 @@ STREAM_HEADERS = {
     "X-Vercel-AI-UI-Message-Stream": "v1",
     "X-Accel-Buffering": "no",
 }
+KEEPALIVE_LINE = b": keep-alive\n\n"
+DONE_LINE = b"data: [DONE]\n\n"
+
+# Header overrides (the body's ``options`` win over these).
+HEADER_OPTIONS = {"X-AI-Model": "model", "X-AI-Temperature": "temperature"}
 
 
-def new_message_id() -> str:
-    return "msg-" + secrets.token_urlsafe(12)
+def request_options(headers: Mapping[str, str], body_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The request layer: ``X-AI-*`` headers, then the body's ``options`` over them."""
+    options = {option: headers[header] for header, option in HEADER_OPTIONS.items() if header in headers}
+    options.update(body_options or {})
+    return options
+
+
+def turn_request(block_id: str, body: ChatRequestBody, payload: dict[str, Any], request: web.Request) -> TurnRequest:
+    declared = None
+    if body.tools is not None:
+        declared = tuple(ToolDefinition(tool.name, tool.description, dict(tool.inputSchema)) for tool in body.tools)
+    return TurnRequest(
+        block_id=block_id,
+        messages=payload["messages"],
+        chat_id=body.id,
+        url_preset=request.query.get("preset"),
+        options=request_options(request.headers, body.options),
+        client_tools=declared,
+        load_history=body.loadHistory,
+    )
 
 
 async def post_chat(request: web.Request) -> web.StreamResponse:
     block_id = block_id_from(request)
     payload = await read_json(request)
-    body: ChatRequestBody = parse_chat_request(payload)
-    raw_messages: list[dict[str, Any]] = payload["messages"]
-    app = request.app
-    services = PlanServices(app[SETTINGS], app[STORE], app[PRESETS].presets, app[TOOLS], app[MCP])
-    plan = await build_plan(
-        services,
-        block_id,
-        body,
-        raw_messages,
-        url_preset=request.query.get("preset"),
-        headers=request.headers,
-        new_message_id=new_message_id,
-    )
-    stream = ActiveStream(block_id=block_id, chat_id=body.id or block_id, message_id=plan.message_id)
-    try:
-        app[STREAMS].start(stream, lambda active: generate(app, plan, active))
-    except StreamBusy as busy:
-        raise RequestError(
-            f"Block {block_id} is already streaming (message {busy.active.message_id}); "
-            f"stop it with POST /api/ai/chat/{block_id}/stop or resume it.",
-            status=409,
-            code="stream_active",
-            details={"activeStream": busy.active.describe()},
-        ) from None
+    body = parse_chat_request(payload)
+    stream = await request.app[CHAT].start(turn_request(block_id, body, payload, request))
     return await follow(request, stream)
 
 
-async def generate(app: web.Application, plan: ChatPlan, stream: ActiveStream) -> None:
-    """Run one answer to the end (or stop), writing SSE lines, then save the conversation."""
-    encoder = UIMessageStreamEncoder()
-    assembler = plan.assembler()
-
-    def emit(chunk: dict[str, Any]) -> None:
-        assembler.add(chunk)
-        stream.append(sse_line(chunk))
-
-    if plan.base_message is None:
-        # Save the new user message now: a reload while the answer streams must show it (the
-        # answer itself comes back through resume and is saved when it ends).
-        await _save(app, plan.block_id, plan.history)
-    emit(encoder.start(plan.message_id, plan.metadata))
-    try:
-        async with plan.open_model() as model:
-            async for event in plan.run(model):
-                for chunk in encoder.encode(event):
-                    emit(chunk)
-    except asyncio.CancelledError:
-        for chunk in encoder.interrupted():
-            emit(chunk)
-    except Exception:
-        logger.exception("chat generation failed for block %s", plan.block_id)
-        for chunk in encoder.encode_internal_error():
-            emit(chunk)
-    # Save before the stream ends, so a client that saw the end and reloads finds the answer.
-    # An answer that failed before producing any part is not kept (the user message is).
-    answer = [assembler.message] if assembler.parts else []
-    await _save(app, plan.block_id, [*plan.history, *answer])
-    stream.append(DONE_LINE)
-    stream.close()
-
-
-async def _save(app: web.Application, block_id: str, messages: list[dict[str, Any]]) -> None:
-    try:
-        await app[STORE].save_conversation(block_id, messages)
-    except Exception:
-        logger.exception("saving the conversation of block %s failed", block_id)
-
-
 async def follow(request: web.Request, stream: ActiveStream) -> web.StreamResponse:
-    """Write the stream's lines (replay + live) to this client until it ends or disconnects."""
-    settings = request.app[SETTINGS]
+    """Write the stream as SSE (replay + live) to this client until it ends or disconnects."""
     response = web.StreamResponse(status=200, headers=STREAM_HEADERS)
     await response.prepare(request)
     try:
-        # aclosing: the follower count drops before the disconnect check below.
-        async with aclosing(stream.follow(settings.keepalive_seconds)) as lines:
-            async for line in lines:
-                await response.write(line)
-    except (ConnectionResetError, ClientConnectionResetError, asyncio.CancelledError) as error:
-        # The client went away (closed tab). The answer goes on unless configured otherwise.
-        if settings.cancel_on_disconnect and stream.followers == 0 and stream.task is not None:
-            stream.task.cancel()
-        if isinstance(error, asyncio.CancelledError):
-            raise
+        async with aclosing(request.app[CHAT].follow(stream)) as chunks:
+            async for chunk in chunks:
+                await response.write(KEEPALIVE_LINE if chunk is None else b"data: " + chunk + b"\n\n")
+        await response.write(DONE_LINE)
+    except (ConnectionResetError, ClientConnectionResetError):
+        pass  # the client went away (closed tab); the core decides whether the answer goes on
     return response
 
 
 async def resume_chat(request: web.Request) -> web.StreamResponse:
     """What ``useChat({resume: true})`` calls: replay the active stream, or 204 when none."""
-    block_id = block_id_from(request)
-    stream = request.app[STREAMS].get(block_id)
-    chat_id = request.match_info["chat_id"]
-    if stream is None or stream.done or chat_id not in (stream.chat_id, block_id):
+    stream = request.app[CHAT].resume(block_id_from(request), request.match_info["chat_id"])
+    if stream is None:
         return web.Response(status=204)
     return await follow(request, stream)
 
 
 async def stop_chat(request: web.Request) -> web.Response:
     block_id = block_id_from(request)
-    stream = await request.app[STREAMS].stop(block_id)
+    stream = await request.app[CHAT].stop(block_id)
     if stream is None:
         return json_response({"stopped": False, "blockId": block_id})
     return json_response({"stopped": True, "blockId": block_id, "messageId": stream.message_id})

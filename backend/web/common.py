@@ -1,6 +1,7 @@
 """The web layer's one error path and small shared helpers.
 
-Every ``RequestError`` becomes ``{"error": {"code", "message", ...details}}`` with its status;
+Every ``ChatwireError`` becomes ``{"error": {"code", "message", ...details}}``, with the status
+its ``code`` maps to here (the only place HTTP statuses are chosen for core errors);
 aiohttp's own HTTP errors (404, 405, 413) get the same JSON shape; anything unexpected is logged
 with its traceback and answered with a generic 500 that reveals nothing.
 """
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from backend.app_keys import SETTINGS
 from backend.errors import ChatwireError, RequestError
 
 logger = logging.getLogger(__name__)
@@ -22,6 +24,14 @@ logger = logging.getLogger(__name__)
 BLOCK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Error codes that are not a plain 400.
+STATUS_BY_CODE = {
+    "body_too_large": 413,
+    "stream_active": 409,
+    "version_conflict": 409,
+    "mcp_unavailable": 503,
+}
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -47,11 +57,8 @@ async def read_json(request: web.Request) -> Any:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise RequestError(
-            f"Request body too large (limit {request.app._client_max_size // (1024 * 1024)} MB).",
-            status=413,
-            code="body_too_large",
-        ) from None
+        limit = request.app[SETTINGS].max_body_bytes // (1024 * 1024)
+        raise RequestError(f"Request body too large (limit {limit} MB).", code="body_too_large") from None
     if not raw:
         raise RequestError("The request body is empty; send a JSON object.", code="invalid_json")
     try:
@@ -65,10 +72,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except RequestError as error:
-        return json_response(error_body(error.code, error.public_message, error.details), status=error.status)
+        status = STATUS_BY_CODE.get(error.code, 400)
+        return json_response(error_body(error.code, error.public_message, error.details), status=status)
     except ChatwireError as error:
         logger.warning("request failed: %s", error.public_message)
-        return json_response(error_body("error", error.public_message), status=400)
+        code = error.code if error.code in STATUS_BY_CODE else "error"
+        return json_response(error_body(code, error.public_message), status=STATUS_BY_CODE.get(code, 400))
     except web.HTTPException as error:
         if error.status < 400:
             raise

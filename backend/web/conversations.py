@@ -57,7 +57,6 @@ async def post_conversation(request: web.Request) -> web.Response:
     except VersionConflict as conflict:
         raise RequestError(
             f"Version conflict: the conversation is at version {conflict.current_version}; reload and retry.",
-            status=409,
             code="version_conflict",
             details={"currentVersion": conflict.current_version},
         ) from None

@@ -77,7 +77,7 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
 
 
 def _model(base_url: str, **config: Any) -> AnthropicModel:
-    model = create(ProviderConfig(provider="anthropic", api_key=API_KEY, base_url=base_url, **config))
+    model = create(ProviderConfig(provider="anthropic", credentials={"api_key": API_KEY}, base_url=base_url, **config))
     assert isinstance(model, AnthropicModel)
     return model
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from backend.errors import RequestError
+from backend.errors import ProviderError
 from backend.events import JsonValue
 from backend.messages import (
     AssistantMessage,
@@ -85,7 +85,7 @@ def test_prompt_caching_can_be_turned_off() -> None:
 
 
 def test_server_tools_must_be_a_list_of_objects() -> None:
-    with pytest.raises(RequestError, match="server_tools"):
+    with pytest.raises(ProviderError, match="server_tools"):
         _params(provider_options={"anthropic": {"server_tools": "web_search"}})
 
 
@@ -125,7 +125,7 @@ def test_thinking_display_and_effort() -> None:
 
 
 def test_an_invalid_thinking_display_is_a_request_error() -> None:
-    with pytest.raises(RequestError, match="thinking_display"):
+    with pytest.raises(ProviderError, match="thinking_display"):
         _params(provider_options={"anthropic": {"thinking_display": "full"}})
 
 
@@ -188,9 +188,9 @@ def test_supported_files(file: FileContent, block: dict[str, Any]) -> None:
     ],
 )
 def test_unsupported_files_name_the_part(file: FileContent) -> None:
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(ProviderError) as caught:
         _messages(UserMessage((file,)))
-    assert caught.value.code == "unsupported_file" and caught.value.status == 400
+    assert caught.value.code == "unsupported_file" and caught.value.category == "bad_request"
     assert "messages[0].parts[1]" in caught.value.public_message
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from google.genai.types import ThinkingLevel
 
-from backend.errors import ProviderError, RequestError
+from backend.errors import ProviderError
 from backend.events import (
     Finish,
     ProviderEvent,
@@ -68,7 +68,7 @@ def _recorded_request(case: str) -> dict[str, Any]:
 
 
 def _model(base_url: str) -> GoogleModel:
-    model = create(ProviderConfig(provider="google", api_key=API_KEY, base_url=base_url))
+    model = create(ProviderConfig(provider="google", credentials={"api_key": API_KEY}, base_url=base_url))
     assert isinstance(model, GoogleModel)
     return model
 
@@ -493,7 +493,7 @@ async def test_unparsable_chunk_is_an_upstream_error(upstream: FakeUpstream, mod
 
 async def test_api_version_and_headers_options(upstream: FakeUpstream) -> None:
     config = ProviderConfig(
-        "google", API_KEY, base_url=upstream.base_url("google", "text_basic"), headers={"x-team": "a"}
+        "google", {"api_key": API_KEY}, base_url=upstream.base_url("google", "text_basic"), headers={"x-team": "a"}
     )
     model = create(config)
     call = _call(_user("hi"), provider_options={"google": {"api_version": "v1"}}, temperature=0.5, top_p=0.9)
@@ -682,9 +682,9 @@ async def test_files_go_inline_or_by_uri(upstream: FakeUpstream) -> None:
     ],
 )
 def test_unsupported_files_name_the_part(file: FileContent) -> None:
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(ProviderError) as caught:
         to_google_contents([UserMessage((file,))])
-    assert (caught.value.status, caught.value.code) == (400, "unsupported_file")
+    assert (caught.value.category, caught.value.code) == ("bad_request", "unsupported_file")
     assert "messages[2].parts[0]" in caught.value.public_message
 
 
@@ -723,7 +723,7 @@ def test_thinking_config(thinking: ThinkingSettings, options: dict[str, Any], ex
 @pytest.mark.parametrize("options", [{"thinking_level": "ultra"}, {"thinking_level": "max"}, {"api_version": 1}])
 def test_invalid_options_are_rejected_before_any_request(options: dict[str, Any]) -> None:
     call = _call(_user("hi"), thinking=ThinkingSettings(True), provider_options={"google": options})
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(ProviderError) as caught:
         to_google_config(call)
     assert caught.value.code == "invalid_option"
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import pytest
 
-from backend.errors import ProviderError, RequestError
+from backend.errors import ProviderError
 from backend.events import (
     Finish,
     JsonValue,
@@ -79,7 +79,9 @@ WEATHER = ToolDefinition(
 
 
 def _model(base_url: str, api_key: str | None = API_KEY) -> OpenAIChatModel:
-    model = create(ProviderConfig(provider="openai-chat", api_key=api_key, base_url=base_url))
+    model = create(
+        ProviderConfig(provider="openai-chat", credentials={"api_key": api_key} if api_key else {}, base_url=base_url)
+    )
     assert isinstance(model, OpenAIChatModel)
     return model
 
@@ -521,7 +523,7 @@ def test_images_and_unsupported_files() -> None:
         ],
     }
     pdf = UserMessage((FileContent("application/pdf", data=b"%PDF", part_path="messages[4].parts[0]"),))
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(ProviderError) as caught:
         to_openai_chat_params(_call(pdf))
     assert caught.value.code == "unsupported_file" and "messages[4].parts[0]" in caught.value.public_message
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import pytest
 
-from backend.errors import ProviderError, RequestError
+from backend.errors import ProviderError
 from backend.events import (
     Finish,
     ProviderEvent,
@@ -79,7 +79,7 @@ QUESTION = UserMessage((TextContent("What's the weather in Florence, Italy?"),))
 
 
 def _model(base_url: str) -> OpenAIResponsesModel:
-    model = create(ProviderConfig(provider="openai", api_key=API_KEY, base_url=base_url))
+    model = create(ProviderConfig(provider="openai", credentials={"api_key": API_KEY}, base_url=base_url))
     assert isinstance(model, OpenAIResponsesModel)
     return model
 
@@ -525,7 +525,7 @@ def test_files_become_input_image_and_input_file() -> None:
 
 def test_unsupported_file_names_the_part() -> None:
     user = UserMessage((FileContent("audio/wav", data=b"RIFF", part_path="messages[2].parts[1]"),))
-    with pytest.raises(RequestError) as caught:
+    with pytest.raises(ProviderError) as caught:
         to_openai_responses_params(_call(user))
     assert caught.value.code == "unsupported_file"
     assert "messages[2].parts[1]" in caught.value.public_message
@@ -563,7 +563,7 @@ def test_reasoning_without_encrypted_content_strips_message_ids() -> None:
 
 async def test_registry_builds_both_providers() -> None:
     for name, model_class in (("openai", "OpenAIResponsesModel"), ("openai-chat", "OpenAIChatModel")):
-        model = create_model(ProviderConfig(provider=name, api_key=None))
+        model = create_model(ProviderConfig(provider=name))
         assert (model.provider, type(model).__name__) == (name, model_class)
         await model.aclose()
 

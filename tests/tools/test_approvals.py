@@ -8,13 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from backend.aisdk.convert import approval_answers
 from backend.aisdk.request import parse_chat_request
 from backend.events import ToolApprovalRequested, ToolDenied, ToolFailed, ToolResult
 from backend.loop import run_chat
-from backend.messages import ToolResultContent
+from backend.messages import ApprovalAnswer, ToolResultContent
 from backend.storage import ApprovalStore
 from backend.tools.base import ToolContext
-from backend.tools.runner import NOT_REQUESTED, ApprovalAnswer, ServerToolRunner, approval_answers
+from backend.tools.runner import NOT_REQUESTED, ServerToolRunner
 from tests.sse import parse_sse
 from tests.tools.scripted import (
     ScriptedModel,

@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from backend.errors import ConfigError
+from backend.errors import ConfigError, ToolError
 from backend.events import JsonValue
-from backend.tools.base import Tool, ToolContext, ToolError, ToolInputError, UnknownToolError
+from backend.tools.base import Tool, ToolContext, ToolInputError, UnknownToolError
 from backend.tools.builtins import default_registry
 from backend.tools.fetch_url import fetch_text, host_allowed
 from backend.tools.read_file import MAX_READ_BYTES

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from pydantic import BaseModel
 
+from backend.errors import ToolError
 from backend.events import (
     ChatFinish,
     StepEnd,
@@ -19,7 +20,7 @@ from backend.events import (
 )
 from backend.messages import AssistantMessage, ToolCallContent, ToolMessage, ToolResultContent, UserMessage
 from backend.storage import ApprovalStore
-from backend.tools.base import ToolContext, ToolError
+from backend.tools.base import ToolContext
 from backend.tools.runner import ServerToolRunner
 from tests.tools.scripted import (
     ScriptedModel,

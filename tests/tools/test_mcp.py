@@ -23,6 +23,7 @@ from backend.tools.base import Tool
 from backend.tools.mcp_bridge import McpManager, McpServerUnavailable
 from backend.tools.mcp_tool import exposed_name
 from backend.tools.runner import ServerToolRunner
+from backend.web.common import STATUS_BY_CODE
 from tests.tools.mcp_test_server import server as test_server
 from tests.tools.scripted import ScriptedModel, context, run_events, text_step, tool_step
 
@@ -131,7 +132,7 @@ async def test_server_that_cannot_start(manager: McpManager) -> None:
     missing = McpServerTable(name="missing", command=("/nonexistent/mcp-server-binary",))
     with pytest.raises(McpServerUnavailable) as caught:
         await manager.tools_for([missing])
-    assert caught.value.status == 503
+    assert STATUS_BY_CODE[caught.value.code] == 503  # the web front door answers 503
     assert caught.value.public_message.startswith("The MCP server 'missing' could not be started: ")
 
 

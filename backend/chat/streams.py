@@ -1,11 +1,15 @@
-"""Active chat streams, decoupled from the HTTP connections that watch them.
+"""Live answers, decoupled from the connections that watch them.
 
-A generation runs as its own task and appends SSE lines to an :class:`ActiveStream`. The POST
-that started it and any later resume ``GET`` are *followers*: each replays the lines from the
-start and then waits for new ones (what ``useChat({resume: true})`` with
-``resumeStreamIsReplay`` expects). So a closed tab does not stop the answer (unless the
-``cancel_on_disconnect`` setting says so), and a reopened tab sees it continue. One active
-stream per block: a second POST gets 409 naming the active one.
+A generation runs as its own task and appends *encoded chunks* (the JSON bytes of each UI
+message chunk, nothing wire-specific) to an :class:`ActiveStream`. Whoever started it and any
+later resume are *followers*: each reads from a position (0 replays everything, as
+``useChat({resume: true})`` expects) and then waits for new chunks. So a closed tab does not
+stop the answer, a reopened tab sees it continue, and any front door can frame the chunks its
+own way (SSE ``data:`` lines, WebSocket frames). One active stream per block.
+
+:class:`LiveStreams` is the interface the core uses (start, get, follow from a position, stop);
+:class:`InMemoryStreams` is the embedded implementation. A shared one (Redis) can replace it
+without touching the core.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(eq=False)
@@ -23,7 +27,7 @@ class ActiveStream:
     chat_id: str
     message_id: str
     started_at: float = field(default_factory=time.time)
-    lines: list[bytes] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
     done: bool = False
     stop_requested: bool = False
     task: asyncio.Task[None] | None = None
@@ -35,8 +39,8 @@ class ActiveStream:
             self._changed.set_result(None)
         self._changed = None
 
-    def append(self, line: bytes) -> None:
-        self.lines.append(line)
+    def append(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
         self._signal()
 
     def close(self) -> None:
@@ -48,22 +52,22 @@ class ActiveStream:
             self._changed = asyncio.get_running_loop().create_future()
         return self._changed
 
-    async def follow(self, keepalive_seconds: float) -> AsyncGenerator[bytes, None]:
-        """Every line from the start, then live ones; ``b": keep-alive\\n\\n"`` while idle."""
-        position = 0
+    async def follow(self, position: int = 0, idle_seconds: float = 15.0) -> AsyncGenerator[bytes | None, None]:
+        """Every chunk from ``position``, then live ones until the stream ends; ``None`` after
+        each ``idle_seconds`` without one (a front door sends its keep-alive then)."""
         self.followers += 1
         try:
             while True:
-                while position < len(self.lines):
-                    yield self.lines[position]
+                while position < len(self.chunks):
+                    yield self.chunks[position]
                     position += 1
                 if self.done:
                     return
                 waiter = self._wait_future()
                 try:
-                    await asyncio.wait_for(asyncio.shield(waiter), timeout=keepalive_seconds)
+                    await asyncio.wait_for(asyncio.shield(waiter), timeout=idle_seconds)
                 except TimeoutError:
-                    yield b": keep-alive\n\n"
+                    yield None
         finally:
             self.followers -= 1
 
@@ -82,8 +86,28 @@ class StreamBusy(Exception):
         self.active = active
 
 
-class StreamRegistry:
-    """The active streams of this process, one per block."""
+Generation = Callable[[ActiveStream], Coroutine[Any, Any, None]]
+
+
+class LiveStreams(Protocol):
+    """The active streams the core starts, follows and stops (one per block)."""
+
+    def get(self, block_id: str) -> ActiveStream | None: ...
+
+    def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
+        """Register ``stream`` and run ``run(stream)`` as its generation; ``StreamBusy`` if the
+        block already has a live one."""
+        ...
+
+    async def stop(self, block_id: str) -> ActiveStream | None:
+        """Cancel the block's generation and wait until it has ended (its partial answer saved)."""
+        ...
+
+    async def stop_all(self) -> None: ...
+
+
+class InMemoryStreams:
+    """The active streams of this process."""
 
     def __init__(self) -> None:
         self._streams: dict[str, ActiveStream] = {}
@@ -91,7 +115,7 @@ class StreamRegistry:
     def get(self, block_id: str) -> ActiveStream | None:
         return self._streams.get(block_id)
 
-    def start(self, stream: ActiveStream, run: Callable[[ActiveStream], Coroutine[Any, Any, None]]) -> ActiveStream:
+    def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
         active = self._streams.get(stream.block_id)
         if active is not None and not active.done:
             raise StreamBusy(active)
@@ -109,7 +133,6 @@ class StreamRegistry:
         return stream
 
     async def stop(self, block_id: str) -> ActiveStream | None:
-        """Cancel the block's generation and wait until its partial answer is saved."""
         stream = self._streams.get(block_id)
         if stream is None or stream.task is None:
             return None

@@ -1,0 +1,39 @@
+"""The conversation a turn answers: stored history merged with what was sent, and the system prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from backend.messages import Message, SystemMessage
+
+
+def merge_with_stored(stored: list[dict[str, Any]], sent: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``loadHistory``: the stored conversation, with each sent message replacing the same id
+    (and everything after it, as an edit does) or appended.
+
+    Linear in the stored length: each id's first position is indexed once, and each message is
+    dropped at most once.
+    """
+    merged = list(stored)
+    first_position: dict[Any, int] = {}
+    for position, message in enumerate(merged):
+        first_position.setdefault(message.get("id"), position)
+    for message in sent:
+        index = first_position.get(message.get("id"))
+        if index is not None:
+            for dropped in merged[index:]:
+                if first_position.get(dropped.get("id"), -1) >= index:
+                    del first_position[dropped.get("id")]
+            del merged[index:]
+        first_position.setdefault(message.get("id"), len(merged))
+        merged.append(message)
+    return merged
+
+
+def split_system(messages: tuple[Message, ...], preset_system: str | None) -> tuple[str | None, tuple[Message, ...]]:
+    """Providers take one system prompt: the preset's, then any system messages of the history."""
+    texts = [preset_system] if preset_system else []
+    texts += [message.text for message in messages if isinstance(message, SystemMessage)]
+    rest = tuple(message for message in messages if not isinstance(message, SystemMessage))
+    return ("\n\n".join(texts) or None), rest

@@ -1,0 +1,179 @@
+"""``prepare_turn``: every decision about one turn, before anything streams.
+
+Five-layer resolution, the history (stored and sent), the continued message and its approval
+answers, server and client tools, the provider's credentials and the retry policy. Anything
+wrong here is a ``RequestError`` (a front door answers it before a stream starts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from backend.aisdk.convert import approval_answers, to_model_messages, usage_from_aisdk
+from backend.aisdk.request import UIMessage
+from backend.catalog import PresetCatalog
+from backend.chat.history import merge_with_stored, split_system
+from backend.chat.turn import Turn, TurnRequest
+from backend.errors import RequestError
+from backend.events import Usage
+from backend.loop import RetryPolicy
+from backend.messages import ToolDefinition
+from backend.presets import Preset
+from backend.providers.base import ModelCall, ProviderConfig
+from backend.resolve import FieldOverrides, Layer, metadata_overrides, parse_overrides, resolve
+from backend.settings import Secrets, Settings
+from backend.storage import ApprovalStore, Store
+from backend.tools.base import Tool, ToolContext, ToolRegistry
+from backend.tools.mcp_bridge import McpManager
+from backend.tools.runner import ServerToolRunner
+
+
+@dataclass(frozen=True, slots=True)
+class TurnServices:
+    """What preparing a turn reads: settings, the store, presets and tools."""
+
+    settings: Settings
+    store: Store
+    presets: PresetCatalog
+    tools: ToolRegistry
+    mcp: McpManager
+
+
+async def request_layers(
+    store: Store, block_id: str, options: Mapping[str, Any] | None, url_preset: str | None
+) -> list[Layer]:
+    """The four configurable layers, highest first (``resolve`` adds ``default``)."""
+    layers = [Layer("request", parse_overrides(dict(options or {}), "request", key_prefix="options."))]
+    if url_preset:
+        layers.append(Layer("url", FieldOverrides(preset=url_preset)))
+    layers.append(Layer("block", metadata_overrides(await store.load_block_meta(block_id), "block")))
+    layers.append(Layer("global", metadata_overrides(await store.load_settings(), "global")))
+    return layers
+
+
+def credentials_for(preset: Preset, secrets: Secrets) -> dict[str, str]:
+    """The secrets the preset's provider names, looked up where the preset says they are."""
+    credentials: dict[str, str] = {}
+    for name in preset.spec.credentials:
+        variable = preset.file.credential_env(name)
+        if variable is None:
+            continue  # e.g. a local server that needs no key
+        value = secrets.get(variable)
+        if value is None:
+            what = "an API key" if name == "api_key" else f"the credential {name}"
+            raise RequestError(
+                f"Preset '{preset.name}' needs {what} in the environment variable {variable}, "
+                "which is not set on the server.",
+                code="missing_api_key",
+            )
+        credentials[name] = value
+    return credentials
+
+
+def client_tools(
+    declared: tuple[ToolDefinition, ...] | None, preset: Preset, server_names: set[str]
+) -> tuple[ToolDefinition, ...]:
+    """Tools the client implements; they may not shadow a server tool."""
+    if not declared:
+        return ()
+    if not preset.file.allow_client_tools:
+        raise RequestError(
+            f"tools: preset '{preset.name}' does not allow client-side tools.",
+            code="option_not_allowed",
+            details={"field": "tools"},
+        )
+    for tool in declared:
+        if tool.name in server_names:
+            raise RequestError(
+                f"tools: '{tool.name}' is a server-side tool of preset '{preset.name}'; a client tool cannot "
+                "replace it.",
+                code="option_not_allowed",
+                details={"field": "tools"},
+            )
+    return declared
+
+
+async def server_tools(registry: ToolRegistry, mcp: McpManager, preset: Preset) -> list[Tool[Any]]:
+    """The preset's built-in tools plus its MCP servers' tools (all of a server's, unless some are named)."""
+    tools: list[Tool[Any]] = list(
+        registry.select(name for name in preset.file.tools if name in registry.names()).values()
+    )
+    if preset.file.mcp_servers:
+        mcp_tools = await mcp.tools_for(preset.file.mcp_servers)
+        wanted = set(preset.file.tools)
+        tools += [tool for tool in mcp_tools if tool.name in wanted] or mcp_tools
+    return tools
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        settings.retry_attempts, settings.retry_base_delay, settings.retry_max_delay, settings.retry_max_after
+    )
+
+
+async def prepare_turn(services: TurnServices, request: TurnRequest, new_message_id: Callable[[], str]) -> Turn:
+    settings, store = services.settings, services.store
+    layers = await request_layers(store, request.block_id, request.options, request.url_preset)
+    resolved = resolve(layers, services.presets.presets)
+    preset = resolved.preset
+    credentials = credentials_for(preset, settings.secrets)
+    raw_messages = request.messages
+    if request.load_history:
+        stored = await store.load_conversation(request.block_id)
+        if stored is not None:
+            raw_messages = merge_with_stored(orjson.loads(stored.messages_json), raw_messages)
+    messages = [UIMessage.model_validate(message) for message in raw_messages]
+    continuing = messages[-1].role == "assistant"
+    before = messages[:-1] if continuing else messages
+    system, model_messages = split_system(to_model_messages(before), resolved.system)
+    tools = await server_tools(services.tools, services.mcp, preset)
+    runner = ServerToolRunner(
+        tools,
+        ToolContext(request.block_id, preset.file.tool_options, settings.secrets.all_values()),
+        ApprovalStore(store),
+        approval_required=preset.file.approval_required,
+        client_tool_names=None if request.client_tools is None else [tool.name for tool in request.client_tools],
+    )
+    call = ModelCall(
+        model=resolved.model,
+        messages=model_messages,
+        system=system,
+        tools=runner.definitions() + client_tools(request.client_tools, preset, {tool.name for tool in tools}),
+        max_tokens=resolved.max_tokens,
+        temperature=resolved.temperature,
+        top_p=resolved.top_p,
+        thinking=resolved.thinking,
+        provider_options=preset.provider_options(),
+    )
+    base_message = raw_messages[-1] if continuing else None
+    previous_usage = Usage()
+    if base_message is not None:
+        metadata = base_message.get("metadata")
+        previous_usage = usage_from_aisdk(metadata.get("usage") if isinstance(metadata, dict) else None)
+    return Turn(
+        block_id=request.block_id,
+        chat_id=request.chat_id or request.block_id,
+        message_id=messages[-1].id if continuing else new_message_id(),
+        metadata=resolved.describe(),
+        history=raw_messages[:-1] if continuing else list(raw_messages),
+        base_message=base_message,
+        continued=messages[-1] if continuing else None,
+        call=call,
+        provider_config=ProviderConfig(
+            provider=preset.file.provider,
+            credentials=credentials,
+            base_url=preset.file.base_url,
+            headers=preset.file.headers,
+        ),
+        policy=retry_policy(settings),
+        max_steps=preset.file.max_steps,
+        resolved=resolved,
+        runner=runner,
+        approvals=approval_answers(messages[-1]) if continuing else (),
+        previous_usage=previous_usage,
+        continued_index=len(messages) - 1,
+    )

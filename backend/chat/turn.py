@@ -1,0 +1,91 @@
+"""A turn: one request's answer, decided and ready to run.
+
+:class:`TurnRequest` is what a front door hands the core (already parsed from its wire);
+:class:`Turn` is what ``prepare.prepare_turn`` decided from it (preset, history, tools, keys,
+retry policy). ``Turn.events`` runs it: the user's approval answers first (their results come
+before the next ``start-step``), then the model loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from backend.aisdk.assemble import UIMessageAssembler
+from backend.aisdk.convert import to_model_messages
+from backend.aisdk.request import UIMessage
+from backend.events import ChatEvent, Usage
+from backend.loop import RetryPolicy, run_chat
+from backend.messages import ApprovalAnswer, Message, ToolDefinition, ToolResultContent
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig
+from backend.providers.registry import create_model
+from backend.resolve import ResolvedPreset
+from backend.tools.runner import ServerToolRunner
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """A chat request as any front door parsed it.
+
+    ``messages`` are the UIMessages as sent (plain JSON objects: they are saved exactly as the
+    client sent them). ``options`` are the request layer's overrides. ``client_tools`` is
+    ``None`` when the request declared none (then any tool the server does not own is the
+    client's, as with ``useChat``'s default).
+    """
+
+    block_id: str
+    messages: list[dict[str, Any]]
+    chat_id: str | None = None
+    url_preset: str | None = None
+    options: Mapping[str, Any] | None = None
+    client_tools: tuple[ToolDefinition, ...] | None = None
+    load_history: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    block_id: str
+    chat_id: str
+    message_id: str
+    metadata: dict[str, Any]
+    history: list[dict[str, Any]]  # the UIMessages before the answer, saved with it
+    base_message: dict[str, Any] | None  # the assistant message being continued, if any
+    continued: UIMessage | None  # ... validated, converted once its approvals are answered
+    call: ModelCall  # its messages: the history before the continued message
+    provider_config: ProviderConfig
+    policy: RetryPolicy
+    max_steps: int
+    resolved: ResolvedPreset
+    runner: ServerToolRunner
+    approvals: tuple[ApprovalAnswer, ...]
+    previous_usage: Usage  # what the continued message already cost (the client deep-merges usage)
+    continued_index: int = 0  # the continued message's index in the history, for error paths
+
+    def assembler(self) -> UIMessageAssembler:
+        return UIMessageAssembler(self.message_id, self.base_message)
+
+    @asynccontextmanager
+    async def open_model(self) -> AsyncIterator[ChatModel]:
+        model = create_model(self.provider_config)
+        try:
+            yield model
+        finally:
+            await model.aclose()
+
+    async def events(self, model: ChatModel) -> AsyncIterator[ChatEvent]:
+        """Answered approvals first, then the loop. Usage is cumulative over the continued message."""
+        messages: tuple[Message, ...] = self.call.messages
+        if self.continued is not None:
+            results: dict[str, ToolResultContent] = {}
+            if self.approvals:
+                events, results = await self.runner.resolve_approvals(self.approvals)
+                for event in events:
+                    yield event
+            messages += to_model_messages([self.continued], results, first_index=self.continued_index)
+        call = replace(self.call, messages=messages)
+        async for event in run_chat(
+            model, call, policy=self.policy, tools=self.runner, max_steps=self.max_steps, usage=self.previous_usage
+        ):
+            yield event
