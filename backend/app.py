@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from backend.app_keys import CHAT, MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
 from backend.catalog import PresetCatalog
 from backend.chat.prepare import TurnServices
 from backend.chat.service import ChatService
@@ -18,6 +17,7 @@ from backend.settings import Settings
 from backend.storage import Store
 from backend.tools.builtins import default_registry
 from backend.tools.mcp_bridge import McpManager
+from backend.web.app_keys import CHAT, MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
 from backend.web.common import error_middleware
 from backend.web.routes import add_routes
 

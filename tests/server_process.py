@@ -19,7 +19,9 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, presets_dir: Path, *extra: str) -> None:
+    def __init__(
+        self, data_dir: Path, presets_dir: Path, *extra: str, cwd: Path | None = None, pythonpath: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -37,7 +39,8 @@ class ServerProcess:
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env={**os.environ},
+            cwd=cwd,
+            env={**os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})},
         )
         self.wait_ready()
 

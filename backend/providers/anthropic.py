@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from time import time
 from typing import Final, Literal, cast
 
 import anthropic
@@ -24,7 +22,7 @@ import httpx2
 from anthropic import types as wire
 from anthropic.types.raw_content_block_start_event import ContentBlock as StartedBlock
 
-from backend.errors import ErrorCategory, ProviderError, parse_retry_after, redact
+from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import (
     Finish,
     FinishReason,
@@ -34,7 +32,6 @@ from backend.events import (
     ReasoningDelta,
     ReasoningEnd,
     ReasoningStart,
-    Source,
     TextDelta,
     TextEnd,
     TextStart,
@@ -46,6 +43,7 @@ from backend.events import (
 )
 from backend.providers.anthropic_params import AnthropicOptions, to_anthropic_params
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec
+from backend.providers.shared import SourceList, retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
 __all__ = [
@@ -150,8 +148,7 @@ class _Translator:
 
     def __init__(self) -> None:
         self._blocks: dict[int, _OpenBlock] = {}
-        self._message_id = ""
-        self._source_urls: set[str] = set()
+        self._sources = SourceList()
         self._usage = _UsageCounts()
         self._stop_reason: str | None = None
         self._stop_metadata: dict[str, JsonValue] = {}
@@ -165,7 +162,8 @@ class _Translator:
         if isinstance(event, wire.RawContentBlockStopEvent):
             return self._stop(event.index)
         if isinstance(event, wire.RawMessageStartEvent):
-            self._message_id = event.message.id
+            # Source ids carry the message id, so they stay unique across the steps of an answer.
+            self._sources = SourceList(f"{event.message.id}-")
             self._usage.absorb(event.message.usage)
         elif isinstance(event, wire.RawMessageDeltaEvent):
             self._message_delta(event)
@@ -251,10 +249,8 @@ class _Translator:
         return events
 
     def _source(self, url: str, title: str | None) -> Sequence[ProviderEvent]:
-        if not url or url in self._source_urls:  # one source per URL within a step
-            return _NOTHING
-        self._source_urls.add(url)
-        return (Source(f"{self._message_id}-source-{len(self._source_urls)}", url, title or None),)
+        source = self._sources.add(url, title)
+        return (source,) if source is not None else _NOTHING
 
     def _message_delta(self, event: wire.RawMessageDeltaEvent) -> None:
         self._usage.absorb(event.usage)
@@ -403,21 +399,5 @@ def _map_status_error(exc: anthropic.APIStatusError, secrets: tuple[str, ...]) -
         detail=redact(message, secrets),
         # A mid-stream error arrives after the 200 headers: there is no error status to report.
         status=status if status >= 400 else None,
-        retry_after_seconds=_retry_after(exc.response.headers),
+        retry_after_seconds=retry_after_seconds(exc.response.headers),
     )
-
-
-def _retry_after(headers: httpx2.Headers) -> float | None:
-    """``retry-after-ms`` first, then ``retry-after`` in seconds or as an HTTP date (the order
-    the SDK itself honours, ``_base_client.py`` ``_parse_retry_after_header``)."""
-    milliseconds = parse_retry_after(headers.get("retry-after-ms"))
-    if milliseconds is not None:
-        return milliseconds / 1000
-    value = headers.get("retry-after")
-    seconds = parse_retry_after(value)
-    if seconds is not None or value is None:
-        return seconds
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
-    except (TypeError, ValueError):
-        return None

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import uuid
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from typing import Any, Final, Literal
@@ -28,18 +27,14 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from backend.errors import ErrorCategory, ProviderError, parse_retry_after, redact
+from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import (
     Finish,
     FinishReason,
     ProviderEvent,
     ProviderMetadata,
     ReasoningDelta,
-    ReasoningEnd,
-    ReasoningStart,
     TextDelta,
-    TextEnd,
-    TextStart,
     ToolCall,
     ToolInputStart,
     Usage,
@@ -52,6 +47,7 @@ from backend.providers.google_params import (
     to_google_config,
     to_google_contents,
 )
+from backend.providers.shared import OpenPart, new_tool_call_id, retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
 __all__ = [
@@ -215,13 +211,10 @@ async def _next_chunk(
 class _Translator:
     """Turns chunks into provider events; one instance per model call."""
 
-    __slots__ = ("_block_id", "_block_kind", "_block_metadata", "_finish", "_next_id", "_usage", "made_calls")
+    __slots__ = ("_finish", "_open_part", "_usage", "made_calls")
 
     def __init__(self) -> None:
-        self._block_kind: Literal["text", "reasoning"] | None = None
-        self._block_id = ""
-        self._block_metadata: ProviderMetadata | None = None
-        self._next_id = 0
+        self._open_part = OpenPart(kind_in_id=False)  # ids "0", "1", ...
         self._finish: str | None = None
         self._usage: types.GenerateContentResponseUsageMetadata | None = None
         self.made_calls = False
@@ -253,10 +246,10 @@ class _Translator:
         )
         function_call = part.function_call
         if function_call is not None:
-            self._close(events)
+            self._open_part.close(events)
             self.made_calls = True
             # Gemini 3 gives ids; Gemini 2.5 does not, and ours must be unique in the history.
-            tool_call_id = function_call.id or f"call_{uuid.uuid4().hex[:24]}"
+            tool_call_id = function_call.id or new_tool_call_id()
             name = function_call.name or ""
             arguments = json.dumps(function_call.args or {}, ensure_ascii=False)
             events.append(ToolInputStart(tool_call_id, name, provider_metadata=metadata))
@@ -268,31 +261,17 @@ class _Translator:
         kind: Literal["text", "reasoning"] = "reasoning" if part.thought else "text"
         # A second signature in one block would overwrite the first on the stored part, so a
         # signed part that meets an already signed block starts a new one.
-        if kind != self._block_kind or (metadata is not None and self._block_metadata is not None):
-            self._close(events)
-            self._open(kind, events)
+        if kind != self._open_part.kind or (metadata is not None and self._open_part.metadata is not None):
+            self._open_part.close(events)
+            self._open_part.open(kind, events)
         if metadata is not None:
             # Gemini 3 sends the signature of a text answer on a final empty part; as a delta
             # "" it still lands on the stored part (and on the End event below).
-            self._block_metadata = metadata
+            self._open_part.metadata = metadata
         if kind == "text":
-            events.append(TextDelta(self._block_id, text or "", metadata))
+            events.append(TextDelta(self._open_part.id, text or "", metadata))
         else:
-            events.append(ReasoningDelta(self._block_id, text or "", metadata))
-
-    def _open(self, kind: Literal["text", "reasoning"], events: list[ProviderEvent]) -> None:
-        self._block_kind = kind
-        self._block_id = str(self._next_id)
-        self._next_id += 1
-        events.append(TextStart(self._block_id) if kind == "text" else ReasoningStart(self._block_id))
-
-    def _close(self, events: list[ProviderEvent]) -> None:
-        if self._block_kind == "text":
-            events.append(TextEnd(self._block_id, self._block_metadata))
-        elif self._block_kind == "reasoning":
-            events.append(ReasoningEnd(self._block_id, self._block_metadata))
-        self._block_kind = None
-        self._block_metadata = None
+            events.append(ReasoningDelta(self._open_part.id, text or "", metadata))
 
     def finish(self) -> list[ProviderEvent]:
         """The closing events; raises if the stream ended without a finish reason."""
@@ -301,7 +280,7 @@ class _Translator:
                 provider=PROVIDER, category="network", detail="the stream ended without a finish reason"
             )
         events: list[ProviderEvent] = []
-        self._close(events)
+        self._open_part.close(events)
         reason = map_google_finish_reason(self._finish, made_function_calls=self.made_calls)
         events.append(Finish(reason=reason, raw_reason=self._finish, usage=map_google_usage(self._usage)))
         return events
@@ -375,7 +354,7 @@ def _map_api_error(exc: genai_errors.APIError, secrets: tuple[str, ...]) -> Prov
         category = "auth"
     elif code == 429 or status == "RESOURCE_EXHAUSTED":
         category = "rate_limited"
-        retry_after = _retry_delay(details) or _retry_after_header(exc)
+        retry_after = _retry_delay(details) or retry_after_seconds(getattr(exc.response, "headers", None))
     elif code == 503 or status == "UNAVAILABLE":
         category = "overloaded"
     elif code is not None and code >= 500:
@@ -405,9 +384,3 @@ def _retry_delay(details: list[dict[str, Any]]) -> float | None:
         if isinstance(delay, str) and (match := _RETRY_DELAY.match(delay)):
             return float(match.group(1))
     return None
-
-
-def _retry_after_header(exc: genai_errors.APIError) -> float | None:
-    headers = getattr(exc.response, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    return parse_retry_after(value) if isinstance(value, str) else None

@@ -19,7 +19,6 @@ Outline (see ``providers/base.py``)::
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,12 +38,7 @@ from backend.events import (
     ProviderEvent,
     ProviderMetadata,
     ReasoningDelta,
-    ReasoningEnd,
-    ReasoningStart,
-    Source,
     TextDelta,
-    TextEnd,
-    TextStart,
     ToolCall,
     ToolInputDelta,
     ToolInputStart,
@@ -53,6 +47,7 @@ from backend.events import (
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec, read_options
 from backend.providers.openai_chat_input import METADATA_KEY, PROVIDER, to_openai_chat_messages
 from backend.providers.openai_common import create_client, map_openai_error
+from backend.providers.shared import OpenPart, SourceList, new_tool_call_id
 
 __all__ = [
     "METADATA_KEY",
@@ -170,12 +165,10 @@ class _Translator:
     """Chat Completions chunks → provider events; one instance per model call."""
 
     def __init__(self) -> None:
-        self._text_id: str | None = None
-        self._reasoning_id: str | None = None
+        self._part = OpenPart()  # text or reasoning; a new kind closes the other
         self._reasoning_details: list[dict[str, JsonValue]] = []
-        self._part_count = 0
         self._calls: dict[int, _PendingCall] = {}
-        self._source_urls: set[str] = set()
+        self._source_list = SourceList()
         self._finish_reason: str | None = None
         self._usage = Usage()
 
@@ -222,50 +215,33 @@ class _Translator:
             if (isinstance(reasoning, str) and reasoning) or details:
                 self._reasoning(reasoning if isinstance(reasoning, str) else "", details, events)
         if delta.content:
-            if self._reasoning_id is not None:
-                self._end_reasoning(events)
-            if self._text_id is None:
-                self._text_id = self._next_id("text")
-                events.append(TextStart(self._text_id))
-            events.append(TextDelta(self._text_id, delta.content))
+            if self._part.kind != "text":
+                self._close_parts(events)
+                self._part.open("text", events)
+            events.append(TextDelta(self._part.id, delta.content))
         if delta.tool_calls:
             self._close_parts(events)
             for fragment in delta.tool_calls:
                 self._tool_call_fragment(fragment, events)
 
     def _reasoning(self, text: str, details: object, events: list[ProviderEvent]) -> None:
-        if self._text_id is not None:
-            events.append(TextEnd(self._text_id))
-            self._text_id = None
-        if self._reasoning_id is None:
-            self._reasoning_id = self._next_id("reasoning")
-            events.append(ReasoningStart(self._reasoning_id))
+        if self._part.kind != "reasoning":
+            self._close_parts(events)
+            self._part.open("reasoning", events)
         if text:
-            events.append(ReasoningDelta(self._reasoning_id, text))
+            events.append(ReasoningDelta(self._part.id, text))
         if isinstance(details, list):
             for detail in details:
                 if isinstance(detail, dict):
                     _merge_reasoning_detail(self._reasoning_details, detail)
 
-    def _end_reasoning(self, events: list[ProviderEvent]) -> None:
-        assert self._reasoning_id is not None
+    def _close_parts(self, events: list[ProviderEvent]) -> None:
         metadata: ProviderMetadata | None = None
-        if self._reasoning_details:
+        if self._part.kind == "reasoning" and self._reasoning_details:
+            # OpenRouter's reasoning details go back with the reasoning (signatures, encrypted data).
             metadata = {METADATA_KEY: {"reasoningDetails": list(self._reasoning_details)}}
             self._reasoning_details = []
-        events.append(ReasoningEnd(self._reasoning_id, metadata))
-        self._reasoning_id = None
-
-    def _close_parts(self, events: list[ProviderEvent]) -> None:
-        if self._reasoning_id is not None:
-            self._end_reasoning(events)
-        if self._text_id is not None:
-            events.append(TextEnd(self._text_id))
-            self._text_id = None
-
-    def _next_id(self, kind: str) -> str:
-        self._part_count += 1
-        return f"{kind}-{self._part_count}"
+        self._part.close(events, metadata)
 
     # -- tool calls ----------------------------------------------------------------------------
 
@@ -275,7 +251,7 @@ class _Translator:
         call = self._calls.get(index)
         if call is None:
             # Some servers omit the id; the loop and the UI need one, so make one up.
-            call = _PendingCall(fragment.id or f"call_{uuid.uuid4().hex[:24]}", "")
+            call = _PendingCall(fragment.id or new_tool_call_id(), "")
             self._calls[index] = call
         elif fragment.id and not call.started:
             call.tool_call_id = fragment.id
@@ -332,10 +308,9 @@ class _Translator:
                 self._source(url, None, events)
 
     def _source(self, url: object, title: object, events: list[ProviderEvent]) -> None:
-        if not isinstance(url, str) or not url or url in self._source_urls:
-            return
-        self._source_urls.add(url)
-        events.append(Source(f"source-{len(self._source_urls)}", url, title if isinstance(title, str) else None))
+        source = self._source_list.add(url, title)
+        if source is not None:
+            events.append(source)
 
 
 def _merge_reasoning_detail(details: list[dict[str, JsonValue]], fragment: dict[str, JsonValue]) -> None:

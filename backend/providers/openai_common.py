@@ -13,10 +13,11 @@ from collections.abc import Mapping
 
 import openai
 
-from backend.errors import ErrorCategory, ProviderError, parse_retry_after, redact
+from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import JsonValue
 from backend.messages import FileContent, ToolResultContent
 from backend.providers.base import ProviderConfig
+from backend.providers.shared import retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -101,7 +102,7 @@ def _from_status_error(error: openai.APIStatusError, *, provider: str, secrets: 
             return ProviderError(
                 provider=provider, category="rate_limited", detail=detail, status=status, retryable=False
             )
-        retry_after = _retry_after_seconds(error.response.headers)
+        retry_after = retry_after_seconds(error.response.headers)
         return ProviderError(
             provider=provider,
             category="rate_limited",
@@ -121,7 +122,7 @@ def _from_status_error(error: openai.APIStatusError, *, provider: str, secrets: 
         category = "upstream"
     else:
         category = "bad_request"
-    retry_after = _retry_after_seconds(error.response.headers) if category != "bad_request" else None
+    retry_after = retry_after_seconds(error.response.headers) if category != "bad_request" else None
     return ProviderError(
         provider=provider, category=category, detail=message, status=status, retry_after_seconds=retry_after
     )
@@ -187,13 +188,6 @@ def _error_message(error: openai.APIError) -> str:
         if isinstance(message, str) and message:
             return message
     return error.message
-
-
-def _retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    milliseconds = parse_retry_after(headers.get("retry-after-ms"))
-    if milliseconds is not None:
-        return milliseconds / 1000
-    return parse_retry_after(headers.get("retry-after"))
 
 
 # ---------------------------------------------------------------------------------------------

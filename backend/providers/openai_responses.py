@@ -56,7 +56,6 @@ from backend.events import (
     ReasoningDelta,
     ReasoningEnd,
     ReasoningStart,
-    Source,
     TextDelta,
     TextEnd,
     TextStart,
@@ -72,6 +71,7 @@ from backend.providers.openai_common import (
     map_openai_error,
 )
 from backend.providers.openai_responses_input import to_openai_responses_input
+from backend.providers.shared import SourceList
 
 PROVIDER = "openai"
 
@@ -217,7 +217,7 @@ class _Translator:
         self._calls: dict[str, tuple[str, str]] = {}
         self._arguments: dict[str, list[str]] = {}
         self._called: set[str] = set()
-        self._source_urls: set[str] = set()
+        self._sources = SourceList()
 
     def translate(self, event: ResponseStreamEvent) -> list[ProviderEvent]:
         match event:
@@ -347,11 +347,8 @@ class _Translator:
         def field(name: str) -> object:
             return annotation.get(name) if isinstance(annotation, dict) else getattr(annotation, name, None)
 
-        url, title = field("url"), field("title")
-        if not isinstance(url, str) or url in self._source_urls:
-            return []
-        self._source_urls.add(url)
-        return [Source(f"source-{len(self._source_urls)}", url, title if isinstance(title, str) else None)]
+        source = self._sources.add(field("url"), field("title"))
+        return [source] if source is not None else []
 
     def _finish(self, response: Response) -> list[ProviderEvent]:
         # Whatever an incomplete response left open is ended before Finish.

@@ -1,4 +1,5 @@
-"""Every provider, by the name preset files use. Adding a provider is one import and one entry.
+"""Every provider, by the name preset files use. Adding a provider adds it to the import line
+and to ``SPECS`` (docs/architecture.md, "Adding a provider").
 
 A plain typed mapping: mypy sees each provider's ``SPEC``, and nothing outside ``providers/``
 names a provider.
@@ -12,9 +13,9 @@ from types import MappingProxyType
 from backend.providers import anthropic, google, openai_chat, openai_responses
 from backend.providers.base import ChatModel, ProviderConfig, ProviderSpec
 
-PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType(
-    {spec.name: spec for spec in (anthropic.SPEC, openai_responses.SPEC, openai_chat.SPEC, google.SPEC)}
-)
+SPECS: tuple[ProviderSpec, ...] = (anthropic.SPEC, openai_responses.SPEC, openai_chat.SPEC, google.SPEC)
+
+PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType({spec.name: spec for spec in SPECS})
 
 
 def provider_names() -> tuple[str, ...]:

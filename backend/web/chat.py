@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp import ClientConnectionResetError, web
 
 from backend.aisdk.request import ChatRequestBody, parse_chat_request
-from backend.app_keys import CHAT
 from backend.chat.streams import ActiveStream
 from backend.chat.turn import TurnRequest
 from backend.messages import ToolDefinition
+from backend.web.app_keys import CHAT
 from backend.web.common import block_id_from, json_response, read_json
 
 STREAM_HEADERS = {

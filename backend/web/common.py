@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from backend.app_keys import SETTINGS
 from backend.errors import ChatwireError, RequestError
+from backend.web.app_keys import SETTINGS
 
 logger = logging.getLogger(__name__)
 

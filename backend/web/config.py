@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from backend.app_keys import CHAT, STORE
 from backend.errors import RequestError
+from backend.web.app_keys import CHAT, STORE
 from backend.web.chat import request_options
 from backend.web.common import block_id_from, json_response, read_json
 

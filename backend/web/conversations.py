@@ -6,9 +6,9 @@ import orjson
 from aiohttp import web
 
 from backend.aisdk.request import parse_ui_messages
-from backend.app_keys import STORE
 from backend.errors import RequestError
 from backend.storage import VersionConflict
+from backend.web.app_keys import STORE
 from backend.web.common import block_id_from, json_response, read_json
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.app_keys import SETTINGS
+from backend.web.app_keys import SETTINGS
 
 _MISSING = """<!doctype html><meta charset="utf-8"><title>Chatwire</title>
 <body style="font-family:monospace;background:#111;color:#ddd;padding:2em">

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from backend.app_keys import PRESETS
+from backend.web.app_keys import PRESETS
 from tests.conftest import TEST_KEY, write_preset
 from tests.sse import parse_sse
 from tests.web.test_chat_endpoint import user_message

@@ -167,7 +167,7 @@ async def test_unsupported_file_for_the_target_names_the_part(
         base_url = "{upstream.url}/openai/chat_text_basic"
         """,
     )
-    from backend.app_keys import PRESETS
+    from backend.web.app_keys import PRESETS
 
     client.app[PRESETS].reload()  # type: ignore[index]
     pdf = {"type": "file", "mediaType": "application/pdf", "url": "data:application/pdf;base64,JVBERi0xLjQK"}

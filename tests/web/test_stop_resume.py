@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from backend.app import create_app
-from backend.app_keys import STREAMS
+from backend.web.app_keys import STREAMS
 from tests.conftest import make_settings, write_fixture_presets
 from tests.sse import parse_sse, types_of
 from tests.upstream import FakeUpstream, Reply

@@ -1,0 +1,104 @@
+"""Shapes every provider translator needs, written once.
+
+* ``retry_after_seconds``: what a rate-limit or overload response asks us to wait;
+* ``new_tool_call_id``: an id for a tool call the server sent without one;
+* ``SourceList``: one ``Source`` per URL within a step, numbered in order;
+* ``OpenPart``: the text/reasoning part that is open in a step, and the events that open and
+  close it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from time import time
+from typing import Literal, TypeAlias
+
+from backend.errors import parse_retry_after
+from backend.events import (
+    ProviderEvent,
+    ProviderMetadata,
+    ReasoningEnd,
+    ReasoningStart,
+    Source,
+    TextEnd,
+    TextStart,
+)
+
+PartKind: TypeAlias = Literal["text", "reasoning"]
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """``retry-after-ms`` first, then ``retry-after`` in seconds or as an HTTP date (the order
+    the anthropic and openai SDKs honour, ``_base_client.py`` ``_parse_retry_after_header``)."""
+    if headers is None:
+        return None
+    milliseconds = parse_retry_after(headers.get("retry-after-ms"))
+    if milliseconds is not None:
+        return milliseconds / 1000
+    value = headers.get("retry-after")
+    seconds = parse_retry_after(value)
+    if seconds is not None or value is None:
+        return seconds
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None
+
+
+def new_tool_call_id() -> str:
+    """For servers that leave the id out (Gemini 2.5, some OpenAI-compatible servers): the loop
+    and the UI need one, unique within the conversation."""
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+class SourceList:
+    """The sources of one step: the first mention of a URL becomes a ``Source``, later ones
+    nothing. Ids are ``<prefix>source-<n>``."""
+
+    __slots__ = ("_prefix", "_urls")
+
+    def __init__(self, prefix: str = "") -> None:
+        self._prefix = prefix
+        self._urls: set[str] = set()
+
+    def add(self, url: object, title: object) -> Source | None:
+        if not isinstance(url, str) or not url or url in self._urls:
+            return None
+        self._urls.add(url)
+        return Source(
+            f"{self._prefix}source-{len(self._urls)}", url, title if isinstance(title, str) and title else None
+        )
+
+
+class OpenPart:
+    """At most one open text or reasoning part. ``open`` closes the current part first, so the
+    events always pair up (``TextStart`` … ``TextEnd``); ``close`` carries the part's latest
+    provider metadata on its end event."""
+
+    __slots__ = ("_count", "_id_prefix", "id", "kind", "metadata")
+
+    def __init__(self, *, kind_in_id: bool = True) -> None:
+        self.kind: PartKind | None = None
+        self.id = ""
+        self.metadata: ProviderMetadata | None = None
+        self._count = 0
+        self._id_prefix = kind_in_id
+
+    def open(self, kind: PartKind, events: list[ProviderEvent]) -> str:
+        self.close(events)
+        self._count += 1
+        self.kind = kind
+        self.id = f"{kind}-{self._count}" if self._id_prefix else str(self._count - 1)
+        events.append(TextStart(self.id) if kind == "text" else ReasoningStart(self.id))
+        return self.id
+
+    def close(self, events: list[ProviderEvent], metadata: ProviderMetadata | None = None) -> None:
+        metadata = metadata or self.metadata
+        if self.kind == "text":
+            events.append(TextEnd(self.id, metadata))
+        elif self.kind == "reasoning":
+            events.append(ReasoningEnd(self.id, metadata))
+        self.kind = None
+        self.metadata = None
