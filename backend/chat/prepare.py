@@ -127,9 +127,10 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         if stored is not None:
             raw_messages = merge_with_stored(orjson.loads(stored.messages_json), raw_messages)
     messages = [UIMessage.model_validate(message) for message in raw_messages]
-    continuing = messages[-1].role == "assistant"
+    continuing = bool(messages) and messages[-1].role == "assistant"
     before = messages[:-1] if continuing else messages
-    system, model_messages = split_system(to_model_messages(before), resolved.system)
+    neutral = request.model_messages if request.model_messages is not None else to_model_messages(before)
+    system, model_messages = split_system(neutral, resolved.system)
     tools = await server_tools(services.tools, services.mcp, preset)
     runner = ServerToolRunner(
         tools,
@@ -155,6 +156,7 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         metadata = base_message.get("metadata")
         previous_usage = usage_from_aisdk(metadata.get("usage") if isinstance(metadata, dict) else None)
     return Turn(
+        stateless=request.model_messages is not None,
         block_id=request.block_id,
         chat_id=request.chat_id or request.block_id,
         message_id=messages[-1].id if continuing else new_message_id(),

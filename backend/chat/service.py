@@ -11,8 +11,9 @@ from typing import Any
 from backend.chat.generation import generate
 from backend.chat.prepare import TurnServices, prepare_turn, request_layers
 from backend.chat.streams import ActiveStream, LiveStreams, StreamBusy
-from backend.chat.turn import TurnRequest
+from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
+from backend.events import ChatEvent
 from backend.resolve import metadata_overrides, resolve
 
 
@@ -44,6 +45,17 @@ class ChatService:
                 code="stream_active",
                 details={"activeStream": busy.active.describe()},
             ) from None
+
+    async def prepare(self, request: TurnRequest) -> Turn:
+        """Decide a turn for a front door that streams it itself (``RequestError`` if it cannot start)."""
+        return await prepare_turn(self._services, request, new_message_id)
+
+    async def run(self, turn: Turn) -> AsyncGenerator[ChatEvent, None]:
+        """The chat events of a prepared turn, for a stateless front door that encodes them in its
+        own wire format. Nothing is saved; closing the generator cancels the provider call."""
+        async with turn.open_model() as model:
+            async for event in turn.events(model):
+                yield event
 
     async def follow(self, stream: ActiveStream, position: int = 0) -> AsyncGenerator[bytes | None, None]:
         """The stream's encoded chunks from ``position`` (``None`` while idle: time for a

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backend.aisdk.assemble import UIMessageAssembler
@@ -30,13 +30,16 @@ class TurnRequest:
     """A chat request as any front door parsed it.
 
     ``messages`` are the UIMessages as sent (plain JSON objects: they are saved exactly as the
-    client sent them). ``options`` are the request layer's overrides. ``client_tools`` is
-    ``None`` when the request declared none (then any tool the server does not own is the
-    client's, as with ``useChat``'s default).
+    client sent them). A stateless front door (an OpenAI- or Anthropic-compatible endpoint)
+    sends ``model_messages`` instead: a provider-neutral history it converted from its own wire,
+    which is answered but neither loaded, continued nor saved. ``options`` are the request
+    layer's overrides. ``client_tools`` is ``None`` when the request declared none (then any
+    tool the server does not own is the client's, as with ``useChat``'s default).
     """
 
     block_id: str
-    messages: list[dict[str, Any]]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    model_messages: tuple[Message, ...] | None = None
     chat_id: str | None = None
     url_preset: str | None = None
     options: Mapping[str, Any] | None = None
@@ -62,6 +65,7 @@ class Turn:
     approvals: tuple[ApprovalAnswer, ...]
     previous_usage: Usage  # what the continued message already cost (the client deep-merges usage)
     continued_index: int = 0  # the continued message's index in the history, for error paths
+    stateless: bool = False  # nothing is saved (a stateless front door's turn)
 
     def assembler(self) -> UIMessageAssembler:
         return UIMessageAssembler(self.message_id, self.base_message)
