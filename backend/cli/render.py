@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any, Protocol, TextIO
 
 from rich.console import Console
@@ -26,7 +25,7 @@ ERROR_STYLE = "bold red"
 FOOTER_STYLE = "dim"
 USER_STYLE = "bold green"
 MAX_TOOL_VALUE_CHARS = 400
-_REFRESH_SECONDS = 0.05
+_REFRESHES_PER_SECOND = 12
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 
 
@@ -72,11 +71,12 @@ class MarkdownText:
         self.console = console
         self._live: Live | None = None
         self._printed = 0  # characters of the text already printed for good
-        self._last_refresh = 0.0
 
     def start(self) -> None:
         self._printed = 0
-        self._live = Live(console=self.console, auto_refresh=False, transient=True)
+        # Redrawn by rich's refresh thread a few times a second, not per token: the last tokens
+        # before a pause still show, and a fast stream does not redraw for every delta.
+        self._live = Live(console=self.console, refresh_per_second=_REFRESHES_PER_SECOND, transient=True)
         self._live.start()
 
     def update(self, text: str, delta: str) -> None:
@@ -85,10 +85,8 @@ class MarkdownText:
             self._print(text[self._printed : settled])
             self.console.print()
             self._printed = settled
-        now = time.monotonic()
-        if self._live is not None and now - self._last_refresh >= _REFRESH_SECONDS:
-            self._live.update(Markdown(text[self._printed :]), refresh=True)
-            self._last_refresh = now
+        if self._live is not None:
+            self._live.update(Markdown(text[self._printed :]))
 
     def end(self, text: str) -> None:
         if self._live is not None:
@@ -212,6 +210,7 @@ class AnswerView:
         self.text = text
         self.side = side
         self.sources: list[Part] = []
+        self.tools: list[Part] = []
         self._reasoning_open = False
         self._open_text: Part | None = None
 
@@ -249,6 +248,7 @@ class AnswerView:
 
     def _tool(self, kind: str, part: Part) -> None:
         if kind in ("tool-input-available", "tool-input-error"):
+            self.tools.append(part)
             self._say(tool_call_line(part))
         if kind in ("tool-output-available", "tool-output-error", "tool-output-denied", "tool-input-error"):
             outcome = tool_outcome_line(part)
@@ -273,5 +273,8 @@ class AnswerView:
         if isinstance(self.text, PlainText):
             self.text.finish()
         if self.side is not None:
+            for part in self.tools:
+                if part.get("state") == "input-available" and not part.get("providerExecuted"):
+                    self._say(tool_outcome_line(part) or Text(""))
             print_sources(self.side, self.sources)
             self.side.print(footer_line(metadata, finish_reason))
