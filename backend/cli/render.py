@@ -63,12 +63,15 @@ class PlainText:
 
 
 class MarkdownText:
-    """Rendered Markdown. Settled blocks (up to the last blank line outside a code fence) are
-    printed for good above a transient live area that redraws only the paragraph still growing,
-    so a long answer never needs to redraw more than fits on the screen."""
+    """Rendered Markdown (or, with ``style``, styled plain text such as reasoning).
 
-    def __init__(self, console: Console) -> None:
+    Settled blocks (up to the last blank line outside a code fence) are printed for good above a
+    transient live area that redraws only the paragraph still growing, so a long answer never
+    needs to redraw more than fits on the screen."""
+
+    def __init__(self, console: Console, style: str | None = None) -> None:
         self.console = console
+        self.style = style
         self._live: Live | None = None
         self._printed = 0  # characters of the text already printed for good
 
@@ -86,7 +89,7 @@ class MarkdownText:
             self.console.print()
             self._printed = settled
         if self._live is not None:
-            self._live.update(Markdown(text[self._printed :]))
+            self._live.update(self._renderable(text[self._printed :]))
 
     def end(self, text: str) -> None:
         if self._live is not None:
@@ -94,9 +97,12 @@ class MarkdownText:
             self._live = None
         self._print(text[self._printed :])
 
-    def _print(self, markdown: str) -> None:
-        if markdown.strip():
-            self.console.print(Markdown(markdown.strip("\n")))
+    def _renderable(self, text: str) -> Markdown | Text:
+        return Markdown(text) if self.style is None else Text(text, style=self.style)
+
+    def _print(self, text: str) -> None:
+        if text.strip():
+            self.console.print(self._renderable(text.strip("\n")))
 
 
 def settled_length(text: str, already: int) -> int:
@@ -211,7 +217,8 @@ class AnswerView:
         self.side = side
         self.sources: list[Part] = []
         self.tools: list[Part] = []
-        self._reasoning_open = False
+        self.reasoning = MarkdownText(side, REASONING_STYLE) if side is not None else None
+        self._open_reasoning: Part | None = None
         self._open_text: Part | None = None
 
     def show(self, chunk: Chunk, part: Part | None) -> None:
@@ -227,7 +234,7 @@ class AnswerView:
                 self.text.end(str(part["text"]))
                 self._open_text = None
         elif kind.startswith("reasoning-") and part is not None:
-            self._reasoning(kind, chunk)
+            self._reasoning(kind, part, chunk)
         elif kind in ("source-url", "source-document") and part is not None:
             self.sources.append(part)
         elif kind.startswith("tool-") and part is not None:
@@ -236,15 +243,18 @@ class AnswerView:
             self.close()
             self._say(error_line(str(chunk.get("errorText", ""))))
 
-    def _reasoning(self, kind: str, chunk: Chunk) -> None:
-        if self.side is None:
+    def _reasoning(self, kind: str, part: Part, chunk: Chunk) -> None:
+        if self.reasoning is None:
             return
-        if kind == "reasoning-delta" and chunk.get("delta"):
-            self.side.print(str(chunk["delta"]), style=REASONING_STYLE, end="", soft_wrap=True, markup=False)
-            self._reasoning_open = True
-        elif kind == "reasoning-end" and self._reasoning_open:
-            self.side.print()
-            self._reasoning_open = False
+        if kind == "reasoning-start":
+            self.close()
+            self.reasoning.start()
+            self._open_reasoning = part
+        elif kind == "reasoning-delta":
+            self.reasoning.update(str(part["text"]), str(chunk.get("delta", "")))
+        elif self._open_reasoning is not None:
+            self.reasoning.end(str(part["text"]))
+            self._open_reasoning = None
 
     def _tool(self, kind: str, part: Part) -> None:
         if kind in ("tool-input-available", "tool-input-error"):
@@ -264,9 +274,9 @@ class AnswerView:
         if self._open_text is not None:
             self.text.end(str(self._open_text.get("text", "")))
             self._open_text = None
-        if self._reasoning_open and self.side is not None:
-            self.side.print()
-            self._reasoning_open = False
+        if self._open_reasoning is not None and self.reasoning is not None:
+            self.reasoning.end(str(self._open_reasoning.get("text", "")))
+            self._open_reasoning = None
 
     def finish(self, metadata: dict[str, Any], finish_reason: str | None) -> None:
         self.close()
