@@ -131,3 +131,47 @@ def test_preset_pins_the_blocks_preset_and_the_next_answer_uses_it(terminal: Cal
     assert chat.wait_exit() == 0
     [_, answer] = saved_messages(app, "block-1")
     assert answer["metadata"]["preset"] == "anthropic-thinking"
+
+
+def test_alt_enter_adds_a_line_and_the_up_arrow_brings_the_message_back(
+    terminal: Callable[..., Terminal], app: App
+) -> None:
+    chat = terminal("chat", "--preset", "anthropic-text")
+    chat.expect(PROMPT)
+    chat.child.send("line one\x1b\r")  # Alt-Enter: Escape, then Enter
+    chat.type_line("line two")
+    chat.expect_text(TEXT_BASIC_END)
+    chat.expect(PROMPT)
+    chat.child.send("\x1b[A")  # ↑
+    chat.expect_text("line two")
+    chat.child.send("\r")
+    chat.expect_text(TEXT_BASIC_END)
+    chat.expect(PROMPT)
+    users = [text_of(message) for message in saved_messages(app, "block-1")[::2]]
+    assert users == ["line one\nline two", "line one\nline two"]
+
+
+def test_history_regenerate_and_clear(terminal: Callable[..., Terminal], app: App, stack: Stack) -> None:
+    chat = terminal("chat", "--preset", "anthropic-text")
+    chat.expect(PROMPT)
+    chat.type_line("Say hi in Portuguese")
+    chat.expect_text(TEXT_BASIC_END)
+    chat.expect(PROMPT)
+    first_id = saved_messages(app, "block-1")[1]["id"]
+    chat.type_line("/regenerate")
+    chat.expect_text(TEXT_BASIC_END)
+    chat.expect(PROMPT)
+    saved = saved_messages(app, "block-1")
+    assert len(saved) == 2 and saved[1]["id"] != first_id  # the answer was replaced, not added
+    assert [request.json()["messages"][-1]["role"] for request in stack.reset_upstream()] == ["user", "user"]
+    chat.type_line("/history")
+    chat.expect(r"› Say hi in Portuguese")
+    chat.expect_text(TEXT_BASIC_END)
+    chat.expect(PROMPT)
+    chat.type_line("/clear")
+    chat.expect_text("(cleared the conversation of block-1)")
+    chat.expect(PROMPT)
+    assert saved_messages(app, "block-1") == []
+    chat.type_line("/nonsense")
+    chat.expect(r"error: unknown command /nonsense")
+    chat.expect(PROMPT)
