@@ -1,0 +1,1 @@
+"""``chatwire``: a terminal client for Chatwire block chats. It speaks only HTTP to a running server."""
