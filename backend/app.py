@@ -17,6 +17,7 @@ from backend.tools.builtins import default_registry
 from backend.tools.mcp_bridge import McpManager
 from backend.web.common import error_middleware
 from backend.web.routes import add_routes
+from backend.web.security import install_security, security_middleware
 from backend.web.streams import StreamRegistry
 
 logger = logging.getLogger(__name__)
@@ -60,8 +61,10 @@ async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    # The security middleware runs first (docs/security.md): nothing else sees a refused request.
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[security_middleware, error_middleware])
     app[SETTINGS] = settings
+    install_security(app, settings)
     app[TOOLS] = default_registry()
     app[PRESETS] = PresetCatalog(settings.presets_dir, app[TOOLS].names())
     app[STREAMS] = StreamRegistry()

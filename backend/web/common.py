@@ -15,7 +15,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from backend.app_keys import SETTINGS
 from backend.errors import ChatwireError, RequestError
+from backend.limits import check_json_values
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ async def read_json(request: web.Request) -> Any:
         ) from None
     if not raw:
         raise RequestError("The request body is empty; send a JSON object.", code="invalid_json")
+    # Parsing is one uninterruptible call: bound its work before it starts (backend/limits.py).
+    check_json_values(raw, request.app[SETTINGS].limits)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
