@@ -17,8 +17,10 @@ from aiohttp import ClientConnectionResetError, web
 
 from backend.aisdk.encode import DONE_LINE, UIMessageStreamEncoder, sse_line
 from backend.aisdk.request import ChatRequestBody, parse_chat_request
+from backend.answer_save import current_version, save_answer, uninterrupted
 from backend.app_keys import MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
 from backend.errors import RequestError
+from backend.limits import check_messages
 from backend.web.common import block_id_from, json_response, read_json
 from backend.web.plan import ChatPlan, PlanServices, build_plan
 from backend.web.streams import ActiveStream, StreamBusy
@@ -42,6 +44,9 @@ def new_message_id() -> str:
 async def post_chat(request: web.Request) -> web.StreamResponse:
     block_id = block_id_from(request)
     payload = await read_json(request)
+    # Issue 11: counts, sizes, depth and metadata before the schema check (backend/limits.py).
+    if isinstance(payload, dict):
+        await check_messages(payload.get("messages"), request.app[SETTINGS].limits)
     body: ChatRequestBody = parse_chat_request(payload)
     raw_messages: list[dict[str, Any]] = payload["messages"]
     app = request.app
@@ -70,44 +75,72 @@ async def post_chat(request: web.Request) -> web.StreamResponse:
 
 
 async def generate(app: web.Application, plan: ChatPlan, stream: ActiveStream) -> None:
-    """Run one answer to the end (or stop), writing SSE lines, then save the conversation."""
+    """Run one answer to the end (or stop), writing SSE lines, then save the conversation.
+
+    Issue 11 (backend/answer_save.py): a stop or cancel at any point still ends the stream with
+    ``finish`` and ``[DONE]`` and saves what streamed; the save respects a concurrent edit or
+    delete; a failed save is told to the client (an ``error`` chunk) before ``finish``, which is
+    held back until the save is done.
+    """
     encoder = UIMessageStreamEncoder()
     assembler = plan.assembler()
+    held: list[bytes] = []  # the finish chunk, written after the save
 
     def emit(chunk: dict[str, Any]) -> None:
         assembler.add(chunk)
-        stream.append(sse_line(chunk))
+        if chunk["type"] == "finish":
+            held.append(sse_line(chunk))
+        else:
+            stream.append(sse_line(chunk))
 
-    if plan.base_message is None:
+    base_version, started = 0, False
+    try:
         # Save the new user message now: a reload while the answer streams must show it (the
         # answer itself comes back through resume and is saved when it ends).
-        await _save(app, plan.block_id, plan.history)
-    emit(encoder.start(plan.message_id, plan.metadata))
-    try:
+        base_version = await _start_version(app, plan)
+        emit(encoder.start(plan.message_id, plan.metadata))
+        started = True
         async with plan.open_model() as model:
             async for event in plan.run(model):
                 for chunk in encoder.encode(event):
                     emit(chunk)
     except asyncio.CancelledError:
-        for chunk in encoder.interrupted():
-            emit(chunk)
+        if not started:
+            emit(encoder.start(plan.message_id, plan.metadata))
+        if not encoder.finished:
+            for chunk in encoder.interrupted():
+                emit(chunk)
     except Exception:
         logger.exception("chat generation failed for block %s", plan.block_id)
-        for chunk in encoder.encode_internal_error():
-            emit(chunk)
+        if not started:
+            emit(encoder.start(plan.message_id, plan.metadata))
+        if not encoder.finished:
+            for chunk in encoder.encode_internal_error():
+                emit(chunk)
     # Save before the stream ends, so a client that saw the end and reloads finds the answer.
     # An answer that failed before producing any part is not kept (the user message is).
     answer = [assembler.message] if assembler.parts else []
-    await _save(app, plan.block_id, [*plan.history, *answer])
+    outcome = await uninterrupted(save_answer(app[STORE], plan.block_id, plan.history, answer, base_version))
+    if outcome.failed:
+        stream.append(sse_line({"type": "error", "errorText": ANSWER_NOT_SAVED}))
+    for line in held:
+        stream.append(line)
     stream.append(DONE_LINE)
     stream.close()
 
 
-async def _save(app: web.Application, block_id: str, messages: list[dict[str, Any]]) -> None:
-    try:
-        await app[STORE].save_conversation(block_id, messages)
-    except Exception:
-        logger.exception("saving the conversation of block %s failed", block_id)
+ANSWER_NOT_SAVED = "The answer was not saved on the server (see the server log); copy it before reloading."
+
+
+async def _start_version(app: web.Application, plan: ChatPlan) -> int:
+    """The conversation's version this answer starts from (after saving a new user message)."""
+    store = app[STORE]
+    if plan.base_message is None:
+        try:
+            return await store.save_conversation(plan.block_id, plan.history)
+        except Exception:
+            logger.exception("saving the conversation of block %s failed", plan.block_id)
+    return await current_version(store, plan.block_id)
 
 
 async def follow(request: web.Request, stream: ActiveStream) -> web.StreamResponse:

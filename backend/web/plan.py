@@ -19,6 +19,7 @@ from backend.aisdk.encode import usage_from_aisdk
 from backend.aisdk.request import ChatRequestBody, UIMessage
 from backend.errors import RequestError
 from backend.events import ChatEvent, ChatFinish
+from backend.history import check_history, merge_with_stored
 from backend.loop import RetryPolicy, run_chat
 from backend.messages import Message, SystemMessage, ToolDefinition
 from backend.presets import Preset
@@ -110,18 +111,6 @@ async def request_layers(
     return layers
 
 
-def merge_with_stored(stored: list[dict[str, Any]], sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``loadHistory``: the stored conversation, with each sent message replacing the same id
-    (and everything after it, as an edit does) or appended."""
-    merged = list(stored)
-    for message in sent:
-        index = next((i for i, existing in enumerate(merged) if existing.get("id") == message.get("id")), None)
-        if index is not None:
-            del merged[index:]
-        merged.append(message)
-    return merged
-
-
 def client_tools(body: ChatRequestBody, preset: Preset, server_names: set[str]) -> tuple[ToolDefinition, ...]:
     """Tools the browser implements (body ``tools``); they may not shadow a server tool."""
     if not body.tools:
@@ -197,6 +186,8 @@ async def build_plan(
         stored = await store.load_conversation(block_id)
         if stored is not None:
             raw_messages = merge_with_stored(orjson.loads(stored.messages_json), raw_messages)
+    # Issue 11: the merged history's size and its system messages (backend/history.py).
+    check_history(raw_messages, allow_system=preset.file.allow_system_override, limits=settings.limits)
     messages = [UIMessage.model_validate(message) for message in raw_messages]
     continuing = messages[-1].role == "assistant"
     history = raw_messages[:-1] if continuing else list(raw_messages)
