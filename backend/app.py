@@ -11,6 +11,7 @@ from aiohttp import web
 
 from backend.app_keys import MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
 from backend.catalog import PresetCatalog
+from backend.preset_reload import poll_presets, reload_once
 from backend.settings import Settings
 from backend.storage import Store
 from backend.tools.builtins import default_registry
@@ -39,17 +40,19 @@ async def _mcp_context(app: web.Application) -> AsyncIterator[None]:
 
 async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
     """Reload presets when a file changes (polled) or on SIGHUP; in-flight streams keep theirs."""
-    catalog = app[PRESETS]
-
-    async def poll() -> None:
-        while True:
-            await asyncio.sleep(app[SETTINGS].preset_poll_seconds)
-            catalog.reload_if_changed()
-
-    task = asyncio.create_task(poll(), name="preset-reload")
+    catalog, mcp = app[PRESETS], app[MCP]
+    # Issue 11: the poll survives OSError and stops MCP servers of replaced presets (backend/preset_reload.py).
+    task = asyncio.create_task(poll_presets(catalog, mcp, app[SETTINGS].preset_poll_seconds), name="preset-reload")
     loop = asyncio.get_running_loop()
+    forced: set[asyncio.Task[None]] = set()
+
+    def on_hup() -> None:
+        reload = asyncio.create_task(reload_once(catalog, mcp, force=True), name="preset-reload-hup")
+        forced.add(reload)
+        reload.add_done_callback(forced.discard)
+
     try:
-        loop.add_signal_handler(signal.SIGHUP, catalog.reload)
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
         hup = True
     except (NotImplementedError, RuntimeError, ValueError):
         hup = False  # not in the main thread (tests) or not on this platform

@@ -38,6 +38,7 @@ from backend.storage import ApprovalStore, Store
 from backend.tools.base import Tool, ToolContext, ToolRegistry
 from backend.tools.mcp_bridge import McpManager
 from backend.tools.runner import ApprovalAnswer, ServerToolRunner, approval_answers
+from backend.tools.selection import select_server_tools
 
 # Header overrides (the body's ``options`` win over these).
 HEADER_OVERRIDES = {"X-AI-Model": "model", "X-AI-Temperature": "temperature"}
@@ -133,15 +134,9 @@ def client_tools(body: ChatRequestBody, preset: Preset, server_names: set[str]) 
 
 
 async def server_tools(registry: ToolRegistry, mcp: McpManager, preset: Preset) -> list[Tool[Any]]:
-    """The preset's built-in tools plus its MCP servers' tools (all of a server's, unless some are named)."""
-    tools: list[Tool[Any]] = list(
-        registry.select(name for name in preset.file.tools if name in registry.names()).values()
-    )
-    if preset.file.mcp_servers:
-        mcp_tools = await mcp.tools_for(preset.file.mcp_servers)
-        wanted = set(preset.file.tools)
-        tools += [tool for tool in mcp_tools if tool.name in wanted] or mcp_tools
-    return tools
+    """The preset's server-side tools. Issue 11: selection fails closed; the rule lives in
+    ``backend/tools/selection.py`` (a named MCP tool that is not offered is an error, never "all")."""
+    return await select_server_tools(registry, mcp, preset)
 
 
 def split_system(messages: tuple[Message, ...], preset_system: str | None) -> tuple[str | None, tuple[Message, ...]]:
