@@ -90,7 +90,8 @@ def summarize(messages: list[dict[str, Any]]) -> dict[str, Any]:
         parts = message.get("parts") or []
         if not title and message.get("role") == "user":
             text = " ".join(p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text")
-            title = " ".join(text.split())[:80]
+            # Only the start can become the title: splitting a 40 MB text held the event loop for seconds.
+            title = " ".join(text[:400].split())[:80]
         metadata = message.get("metadata")
         if message.get("role") == "assistant" and isinstance(metadata, dict):
             preset = metadata.get("preset", preset)

@@ -178,12 +178,12 @@ class ServerToolRunner:
     ) -> tuple[list[ChatEvent], dict[str, ToolResultContent]]:
         """Honour the user's answers before the next model step.
 
-        Each answer is checked against the store (``take`` marks it answered, so it works once).
-        Approved calls run (in parallel) with the input the server recorded; denied ones, and
-        answers to approvals the server never requested, become ``ToolDenied`` and a denied
-        result (an approving answer the server never requested becomes ``ToolFailed``, so the client's
-part stays valid). Returns the events to emit *before* the next ``start-step`` and the results by
-        tool call id, for the history conversion.
+                Each answer is checked against the store (``take`` marks it answered, so it works once).
+                Approved calls run (in parallel) with the input the server recorded; denied ones, and
+                answers to approvals the server never requested, become ``ToolDenied`` and a denied
+                result (an approving answer the server never requested becomes ``ToolFailed``, so the client's
+        part stays valid). Returns the events to emit *before* the next ``start-step`` and the results by
+                tool call id, for the history conversion.
         """
         events: dict[str, ChatEvent] = {}
         results: dict[str, ToolResultContent] = {}
