@@ -136,8 +136,10 @@ def scenarios() -> dict[str, tuple[str, str, bytes]]:
             {
                 "id": "u0",
                 "role": "user",
-                "parts": [{"type": "text", "text": "look"}]
-                + [{"type": "file", "mediaType": "image/png", "url": f"data:image/png;base64,{image}"}],
+                "parts": [
+                    {"type": "text", "text": "look"},
+                    {"type": "file", "mediaType": "image/png", "url": f"data:image/png;base64,{image}"},
+                ],
             }
         ]
     }
