@@ -55,6 +55,7 @@ test: deps fe-build fe-unit tests/conformance/node_modules/.package-lock.json ch
 
 bench: deps
 	$(PY) -m tests.bench.run
+	$(PY) -m tests.bench.loop_block
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/dist tests/conformance/node_modules

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from backend.catalog import PresetCatalog
 from backend.chat.prepare import TurnServices
+from backend.chat.preset_reload import poll_presets, reload_once
 from backend.chat.service import ChatService
 from backend.chat.streams import InMemoryStreams
 from backend.settings import Settings
@@ -20,6 +21,7 @@ from backend.tools.mcp_bridge import McpManager
 from backend.web.app_keys import CHAT, MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
 from backend.web.common import error_middleware
 from backend.web.routes import add_routes
+from backend.web.security import install_security, security_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +44,19 @@ async def _mcp_context(app: web.Application) -> AsyncIterator[None]:
 
 async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
     """Reload presets when a file changes (polled) or on SIGHUP; in-flight streams keep theirs."""
-    catalog = app[PRESETS]
-
-    async def poll() -> None:
-        while True:
-            await asyncio.sleep(app[SETTINGS].preset_poll_seconds)
-            catalog.reload_if_changed()
-
-    task = asyncio.create_task(poll(), name="preset-reload")
+    catalog, mcp = app[PRESETS], app[MCP]
+    # Issue 11: the poll survives OSError and stops MCP servers of replaced presets (backend/chat/preset_reload.py).
+    task = asyncio.create_task(poll_presets(catalog, mcp, app[SETTINGS].preset_poll_seconds), name="preset-reload")
     loop = asyncio.get_running_loop()
+    forced: set[asyncio.Task[None]] = set()
+
+    def on_hup() -> None:
+        reload = asyncio.create_task(reload_once(catalog, mcp, force=True), name="preset-reload-hup")
+        forced.add(reload)
+        reload.add_done_callback(forced.discard)
+
     try:
-        loop.add_signal_handler(signal.SIGHUP, catalog.reload)
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
         hup = True
     except (NotImplementedError, RuntimeError, ValueError):
         hup = False  # not in the main thread (tests) or not on this platform
@@ -64,8 +68,10 @@ async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    # The security middleware runs first (docs/security.md): nothing else sees a refused request.
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[security_middleware, error_middleware])
     app[SETTINGS] = settings
+    install_security(app, settings)
     app[TOOLS] = default_registry()
     app[PRESETS] = PresetCatalog(settings.presets_dir, app[TOOLS].names())
     app[STREAMS] = InMemoryStreams()

@@ -68,6 +68,8 @@ class BuiltinToolOptions(BaseModel):
     model_config = _STRICT
     read_file_root: str | None = None
     fetch_allowed_hosts: tuple[str, ...] = ()
+    # Issue 11: fetch_url refuses loopback/private/link-local/metadata addresses unless this is set.
+    fetch_allow_private: bool = False
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
 

@@ -9,6 +9,7 @@ environment captured at startup; the values never leave :class:`Secrets`.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.errors import ConfigError
+from backend.request_limits import RequestLimits
 
 ENVIRONMENT = {
     "host": "CHATWIRE_HOST",
@@ -29,7 +31,16 @@ ENVIRONMENT = {
     "cancel_on_disconnect": "CHATWIRE_CANCEL_ON_DISCONNECT",
     "log_level": "CHATWIRE_LOG_LEVEL",
     "preset_poll_seconds": "CHATWIRE_PRESET_POLL_SECONDS",
+    # Issue 11: the security boundary (docs/security.md). Lists are comma-separated.
+    "allowed_hosts": "CHATWIRE_ALLOWED_HOSTS",
+    "cors_origins": "CHATWIRE_CORS_ORIGINS",
+    "auth_token": "CHATWIRE_AUTH_TOKEN",
+    "auth_token_file": "CHATWIRE_AUTH_TOKEN_FILE",
+    "insecure_no_auth": "CHATWIRE_INSECURE_NO_AUTH",
 }
+
+# A shorter token is refused: it would be guessable over a LAN.
+MIN_AUTH_TOKEN_LENGTH = 16
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +86,13 @@ class Settings:
     retry_max_delay: float = 8.0
     retry_max_after: float = 20.0
     secrets: Secrets = field(default_factory=lambda: Secrets({}))
+    # Issue 11 (docs/security.md): extra Host names, origins allowed cross-site (CORS), the API
+    # token (never in repr) and the explicit opt-out that lets a non-loopback bind run without one.
+    allowed_hosts: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    auth_token: str | None = field(default=None, repr=False)
+    insecure_no_auth: bool = False
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
     @property
     def database_path(self) -> Path:
@@ -83,6 +101,37 @@ class Settings:
 
 def _truthy(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _listed(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for the names and addresses that only this machine can reach."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_auth_token(token: str | None, token_file: Path | None) -> str | None:
+    """The API token from the flag/env value or from a file (first line); checked for length."""
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"auth token file {token_file}: {type(error).__name__}") from None
+    if token is None or token == "":
+        return None
+    if len(token) < MIN_AUTH_TOKEN_LENGTH:
+        raise ConfigError(
+            f"the auth token must be at least {MIN_AUTH_TOKEN_LENGTH} characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))' makes a good one)"
+        )
+    return token
 
 
 def load_secrets(path: Path | None, environment: Mapping[str, str]) -> Secrets:
@@ -128,7 +177,15 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
     parser.add_argument(
         "--preset-poll-seconds", type=float, default=float(env.get(ENVIRONMENT["preset_poll_seconds"], "2"))
     )
+    _add_security_arguments(parser, env)
     args = parser.parse_args(argv)
+    auth_token = read_auth_token(args.auth_token, args.auth_token_file)
+    if not is_loopback_host(args.host) and auth_token is None and not args.insecure_no_auth:
+        raise ConfigError(
+            f"refusing to listen on {args.host} without --auth-token: anyone who can reach this address could "
+            "spend your API credit and read every conversation. Set --auth-token (or CHATWIRE_AUTH_TOKEN), or "
+            "pass --insecure-no-auth if the network is trusted (docs/security.md)."
+        )
     secrets_file = Path(args.secrets_file) if args.secrets_file else None
     if secrets_file is not None and args.presets_dir.resolve() in secrets_file.resolve().parents:
         raise ConfigError("the secrets file must live outside the presets directory")
@@ -145,4 +202,32 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         log_level=args.log_level.upper(),
         preset_poll_seconds=args.preset_poll_seconds,
         secrets=load_secrets(secrets_file, env),
+        allowed_hosts=tuple(args.allowed_host),
+        cors_origins=tuple(origin.rstrip("/") for origin in args.cors_origin),
+        auth_token=auth_token,
+        insecure_no_auth=args.insecure_no_auth,
+    )
+
+
+def _add_security_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """Issue 11's flags (docs/security.md); list flags repeat, their variables are comma-separated."""
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=_listed(env.get(ENVIRONMENT["allowed_hosts"], "")),
+        help="a Host header name to accept besides the loopback names and the bound address (repeatable)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=_listed(env.get(ENVIRONMENT["cors_origins"], "")),
+        help="an origin (scheme://host[:port]) whose pages may call the API (repeatable)",
+    )
+    parser.add_argument("--auth-token", default=env.get(ENVIRONMENT["auth_token"]))
+    parser.add_argument("--auth-token-file", type=Path, default=env.get(ENVIRONMENT["auth_token_file"]))
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        default=_truthy(env.get(ENVIRONMENT["insecure_no_auth"], "")),
+        help="allow a non-loopback --host without an auth token (logs a warning)",
     )

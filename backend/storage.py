@@ -92,15 +92,16 @@ def summarize(messages: list[dict[str, Any]]) -> dict[str, Any]:
         parts = message.get("parts") or []
         if not title and message.get("role") == "user":
             text = " ".join(p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type") == "text")
-            title = " ".join(text.split())[:80]
+            # Only the start can become the title: splitting a 40 MB text held the event loop for seconds.
+            title = " ".join(text[:400].split())[:80]
         metadata = message.get("metadata")
         if message.get("role") == "assistant" and isinstance(metadata, dict):
             preset = metadata.get("preset", preset)
             model = metadata.get("model", model)
             usage = metadata.get("usage")
             if isinstance(usage, dict):
-                input_tokens += int(usage.get("inputTokens") or 0)
-                output_tokens += int(usage.get("outputTokens") or 0)
+                input_tokens += _token_count(usage.get("inputTokens"))
+                output_tokens += _token_count(usage.get("outputTokens"))
     return {
         "title": title,
         "preset": preset,
@@ -109,6 +110,13 @@ def summarize(messages: list[dict[str, Any]]) -> dict[str, Any]:
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
     }
+
+
+def _token_count(value: Any) -> int:
+    """A usage count for the summary; anything but a sane count is 0 (issue 11: never fail a save on it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2**53:
+        return 0
+    return int(value)
 
 
 class Store:

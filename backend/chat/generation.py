@@ -3,6 +3,11 @@
 Events are encoded once into UI message chunks; each chunk is folded into the assistant
 message (what the client will hold, and what is saved) and appended to the stream as its JSON
 bytes, which every follower shares.
+
+No silent loss (docs/persistence.md): a stop or cancel at any point still ends the stream with
+``finish`` (a front door adds its end marker when the stream closes) and saves what streamed;
+the save respects a concurrent edit or delete (``saving.py``); a failed save is told to the
+client with an ``error`` chunk before ``finish``, which is held back until the save is done.
 """
 
 from __future__ import annotations
@@ -14,46 +19,68 @@ from typing import Any
 import orjson
 
 from backend.aisdk.encode import UIMessageStreamEncoder
+from backend.chat.saving import current_version, save_answer, uninterrupted
 from backend.chat.streams import ActiveStream
 from backend.chat.turn import Turn
 from backend.storage import Store
 
 logger = logging.getLogger(__name__)
 
+ANSWER_NOT_SAVED = "The answer was not saved on the server (see the server log); copy it before reloading."
+
 
 async def generate(turn: Turn, stream: ActiveStream, store: Store) -> None:
     encoder = UIMessageStreamEncoder()
     assembler = turn.assembler()
+    held: list[bytes] = []  # the finish chunk, appended after the save
 
     def emit(chunk: dict[str, Any]) -> None:
         assembler.add(chunk)
-        stream.append(orjson.dumps(chunk))
+        encoded = orjson.dumps(chunk)
+        if chunk["type"] == "finish":
+            held.append(encoded)
+        else:
+            stream.append(encoded)
 
-    if turn.base_message is None:
+    base_version, started = 0, False
+    try:
         # Save the new user message now: a reload while the answer streams must show it (the
         # answer itself comes back through resume and is saved when it ends).
-        await save(store, turn.block_id, turn.history)
-    emit(encoder.start(turn.message_id, turn.metadata))
-    try:
+        base_version = await start_version(store, turn)
+        emit(encoder.start(turn.message_id, turn.metadata))
+        started = True
         async with turn.open_model() as model:
             async for event in turn.events(model):
                 for chunk in encoder.encode(event):
                     emit(chunk)
     except asyncio.CancelledError:
-        for chunk in encoder.interrupted():
-            emit(chunk)
+        if not started:
+            emit(encoder.start(turn.message_id, turn.metadata))
+        if not encoder.finished:
+            for chunk in encoder.interrupted():
+                emit(chunk)
     except Exception:
         logger.exception("chat generation failed for block %s", turn.block_id)
-        for chunk in encoder.encode_internal_error():
-            emit(chunk)
+        if not started:
+            emit(encoder.start(turn.message_id, turn.metadata))
+        if not encoder.finished:
+            for chunk in encoder.encode_internal_error():
+                emit(chunk)
     # Save before the stream ends, so a client that saw the end and reloads finds the answer.
     # An answer that failed before producing any part is not kept (the user message is).
     answer = [assembler.message] if assembler.parts else []
-    await save(store, turn.block_id, [*turn.history, *answer])
+    outcome = await uninterrupted(save_answer(store, turn.block_id, turn.history, answer, base_version))
+    if outcome.failed:
+        stream.append(orjson.dumps({"type": "error", "errorText": ANSWER_NOT_SAVED}))
+    for encoded in held:
+        stream.append(encoded)
 
 
-async def save(store: Store, block_id: str, messages: list[dict[str, Any]]) -> None:
-    try:
-        await store.save_conversation(block_id, messages)
-    except Exception:
-        logger.exception("saving the conversation of block %s failed", block_id)
+async def start_version(store: Store, turn: Turn) -> int:
+    """The conversation's version this answer starts from (after saving a new user message)."""
+    if turn.base_message is None:
+        try:
+            return await store.save_conversation(turn.block_id, turn.history)
+        except Exception:
+            logger.exception("saving the conversation of block %s failed", turn.block_id)
+    return await current_version(store, turn.block_id)

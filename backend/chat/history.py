@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from backend.errors import RequestError
 from backend.messages import Message, SystemMessage
+from backend.request_limits import RequestLimits, too_large
 
 
 def merge_with_stored(stored: list[dict[str, Any]], sent: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -37,3 +39,25 @@ def split_system(messages: tuple[Message, ...], preset_system: str | None) -> tu
     texts += [message.text for message in messages if isinstance(message, SystemMessage)]
     rest = tuple(message for message in messages if not isinstance(message, SystemMessage))
     return ("\n\n".join(texts) or None), rest
+
+
+def check_history(messages: list[dict[str, Any]], *, allow_system: bool, limits: RequestLimits) -> None:
+    """The whole history (after a merge) stays within ``max_messages``, and a ``system`` message
+    follows the rule of ``options.system``: only where the preset sets ``allow_system_override``.
+    """
+    if len(messages) > limits.max_messages:
+        raise too_large(
+            f"messages: the conversation has {len(messages)} messages (limit max_messages = {limits.max_messages}).",
+            "max_messages",
+            "messages",
+        )
+    if allow_system:
+        return
+    for index, message in enumerate(messages):
+        if message.get("role") == "system":
+            raise RequestError(
+                f"messages[{index}] (id {message.get('id')!r}) is a system message, but this preset does not allow "
+                "changing the system prompt (allow_system_override = false).",
+                code="option_not_allowed",
+                details={"field": f"messages[{index}]", "messageId": message.get("id")},
+            )

@@ -16,7 +16,7 @@ import orjson
 from backend.aisdk.convert import approval_answers, to_model_messages, usage_from_aisdk
 from backend.aisdk.request import UIMessage
 from backend.catalog import PresetCatalog
-from backend.chat.history import merge_with_stored, split_system
+from backend.chat.history import check_history, merge_with_stored, split_system
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import Usage
@@ -27,9 +27,10 @@ from backend.providers.base import ModelCall, ProviderConfig
 from backend.resolve import FieldOverrides, Layer, metadata_overrides, parse_overrides, resolve
 from backend.settings import Secrets, Settings
 from backend.storage import ApprovalStore, Store
-from backend.tools.base import Tool, ToolContext, ToolRegistry
+from backend.tools.base import ToolContext, ToolRegistry
 from backend.tools.mcp_bridge import McpManager
 from backend.tools.runner import ServerToolRunner
+from backend.tools.selection import select_server_tools
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +98,6 @@ def client_tools(
     return declared
 
 
-async def server_tools(registry: ToolRegistry, mcp: McpManager, preset: Preset) -> list[Tool[Any]]:
-    """The preset's built-in tools plus its MCP servers' tools (all of a server's, unless some are named)."""
-    tools: list[Tool[Any]] = list(
-        registry.select(name for name in preset.file.tools if name in registry.names()).values()
-    )
-    if preset.file.mcp_servers:
-        mcp_tools = await mcp.tools_for(preset.file.mcp_servers)
-        wanted = set(preset.file.tools)
-        tools += [tool for tool in mcp_tools if tool.name in wanted] or mcp_tools
-    return tools
-
-
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         settings.retry_attempts, settings.retry_base_delay, settings.retry_max_delay, settings.retry_max_after
@@ -126,12 +115,14 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         stored = await store.load_conversation(request.block_id)
         if stored is not None:
             raw_messages = merge_with_stored(orjson.loads(stored.messages_json), raw_messages)
+    # The merged history's size, and its system messages (the rule of options.system).
+    check_history(raw_messages, allow_system=preset.file.allow_system_override, limits=settings.limits)
     messages = [UIMessage.model_validate(message) for message in raw_messages]
     continuing = bool(messages) and messages[-1].role == "assistant"
     before = messages[:-1] if continuing else messages
     neutral = request.model_messages if request.model_messages is not None else to_model_messages(before)
     system, model_messages = split_system(neutral, resolved.system)
-    tools = await server_tools(services.tools, services.mcp, preset)
+    tools = await select_server_tools(services.tools, services.mcp, preset)
     runner = ServerToolRunner(
         tools,
         ToolContext(request.block_id, preset.file.tool_options, settings.secrets.all_values()),

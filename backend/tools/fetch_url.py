@@ -5,7 +5,9 @@ Safe by default: only ``http``/``https`` URLs whose host is in the preset's
 its subdomains; no entry means nothing can be fetched). Redirects are followed by hand, at most
 :data:`MAX_REDIRECTS`, and each target must pass the same check. The body is cut at
 :data:`MAX_FETCH_BYTES`; only text-like content types are returned. No cookies, no proxy from
-the environment, no credentials in URLs.
+the environment, no credentials in URLs. Unless the preset sets ``fetch_allow_private``, every
+address connected to must be public, after DNS resolution and on every redirect
+(``address_guard.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from yarl import URL
 
 from backend.errors import ToolError
 from backend.events import JsonValue
+from backend.tools.address_guard import PrivateAddressRefused, check_literal, connector_options, refusal_text
 from backend.tools.base import ModelTool, ToolContext
 
 MAX_FETCH_BYTES = 1024 * 1024
@@ -63,7 +66,7 @@ def host_allowed(host: str, allowed_hosts: tuple[str, ...]) -> bool:
     return False
 
 
-def checked_url(text: str, allowed_hosts: tuple[str, ...]) -> URL:
+def checked_url(text: str, allowed_hosts: tuple[str, ...], allow_private: bool = True) -> URL:
     """The URL if fetching it is allowed, else ``ToolError`` saying why."""
     try:
         url = URL(text)
@@ -78,6 +81,8 @@ def checked_url(text: str, allowed_hosts: tuple[str, ...]) -> URL:
     if not host_allowed(url.host, allowed_hosts):
         listed = ", ".join(allowed_hosts) if allowed_hosts else "none (fetch_allowed_hosts is empty)"
         raise ToolError(f"The host {url.host} is not allowed. Allowed hosts: {listed}.")
+    if not allow_private:
+        check_literal(url.host)
     return url
 
 
@@ -94,14 +99,27 @@ def is_text(content_type: str) -> bool:
 
 
 async def fetch_text(
-    session: aiohttp.ClientSession, url_text: str, allowed_hosts: tuple[str, ...], max_bytes: int = MAX_FETCH_BYTES
+    session: aiohttp.ClientSession,
+    url_text: str,
+    allowed_hosts: tuple[str, ...],
+    max_bytes: int = MAX_FETCH_BYTES,
+    *,
+    allow_private: bool = True,
 ) -> FetchedPage:
-    url = checked_url(url_text, allowed_hosts)
+    """GET ``url_text`` (redirects by hand). ``allow_private=False`` also needs a session whose
+    connector uses ``address_guard.connector_options(False)``, which checks resolved addresses."""
+    url = checked_url(url_text, allowed_hosts, allow_private)
     for _ in range(MAX_REDIRECTS + 1):
-        async with session.get(url, allow_redirects=False) as response:
+        try:
+            response = await session.get(url, allow_redirects=False)
+        except aiohttp.ClientConnectorError as error:
+            if isinstance(error.os_error, PrivateAddressRefused):
+                raise ToolError(refusal_text(error.os_error.host, error.os_error.address)) from None
+            raise
+        async with response:
             location = response.headers.get("Location")
             if response.status in _REDIRECT_STATUSES and location:
-                url = checked_url(str(url.join(URL(location))), allowed_hosts)
+                url = checked_url(str(url.join(URL(location))), allowed_hosts, allow_private)
                 continue
             content_type = response.content_type.lower()
             if not is_text(content_type):
@@ -121,8 +139,13 @@ async def fetch_text(
 async def _fetch_url(tool_input: FetchUrlInput, context: ToolContext) -> JsonValue:
     options = context.options
     timeout = aiohttp.ClientTimeout(total=options.timeout_seconds)
-    async with aiohttp.ClientSession(timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False) as session:
-        page = await fetch_text(session, tool_input.url, tuple(options.fetch_allowed_hosts))
+    connector = aiohttp.TCPConnector(**connector_options(options.fetch_allow_private))
+    async with aiohttp.ClientSession(
+        timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False, connector=connector
+    ) as session:
+        page = await fetch_text(
+            session, tool_input.url, tuple(options.fetch_allowed_hosts), allow_private=options.fetch_allow_private
+        )
     return page.as_json()
 
 

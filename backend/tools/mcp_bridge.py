@@ -5,7 +5,7 @@ preset's MCP servers on first use and keeps them running for the app's lifetime:
 stdio server costs a process spawn and a handshake, far too much per chat request, and servers
 may hold state (open files, logins) that should outlive one answer. A server is known by its
 whole table (name, command, url, env), so a preset edited to run a different command starts a
-new server; the old one runs on until the app closes (an answer in flight may still use it).
+new server; after a preset reload, ``retain`` stops the servers no preset uses any more.
 A server whose connection broke (its process died) is started again on the next request.
 
 Each server's ``ClientSession`` and transport live in a task of their own: the SDK's anyio task
@@ -239,6 +239,20 @@ class McpManager:
                 await previous.aclose()
         await connection.wait_ready()
         return connection
+
+    async def retain(self, tables: Sequence[McpServerTable]) -> int:
+        """Stop the servers no preset uses any more (after a reload); returns how many stopped.
+
+        A preset edited to run another command or env has a new key, so its old server stops here
+        (issue 11). A tool call in flight on a stopped server fails with a tool error.
+        """
+        wanted = {ServerKey.of(table) for table in tables}
+        stale = [key for key in self._connections if key not in wanted]
+        connections = [self._connections.pop(key) for key in stale]
+        for connection in connections:
+            logger.info("MCP server %s: stopping it, no preset uses this configuration any more", connection.table.name)
+        await asyncio.gather(*(connection.aclose() for connection in connections))
+        return len(connections)
 
     async def aclose(self) -> None:
         """Stop every server (the stdio children are terminated); idempotent."""

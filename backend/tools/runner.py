@@ -149,11 +149,12 @@ class ServerToolRunner:
     ) -> tuple[list[ChatEvent], dict[str, ToolResultContent]]:
         """Honour the user's answers before the next model step.
 
-        Each answer is checked against the store (``take`` marks it answered, so it works once).
-        Approved calls run (in parallel) with the input the server recorded; denied ones, and
-        answers to approvals the server never requested, become ``ToolDenied`` and a denied
-        result. Returns the events to emit *before* the next ``start-step`` and the results by
-        tool call id, for the history conversion.
+                Each answer is checked against the store (``take`` marks it answered, so it works once).
+                Approved calls run (in parallel) with the input the server recorded; denied ones, and
+                answers to approvals the server never requested, become ``ToolDenied`` and a denied
+                result (an approving answer the server never requested becomes ``ToolFailed``, so the client's
+        part stays valid). Returns the events to emit *before* the next ``start-step`` and the results by
+                tool call id, for the history conversion.
         """
         events: dict[str, ChatEvent] = {}
         results: dict[str, ToolResultContent] = {}
@@ -171,8 +172,16 @@ class ServerToolRunner:
                     answer.approval_id,
                     call_id,
                 )
-                events[call_id] = ToolDenied(call_id)
-                results[call_id] = ToolResultContent(call_id, answer.tool_name, NOT_REQUESTED, "denied")
+                if answer.approved:
+                    # Issue 11: the client holds this part as approved; ``tool-output-denied`` would
+                    # leave it ``output-denied`` with ``approved: true``, which the AI SDK's
+                    # validateUIMessages rejects. ``output-error`` is valid with an approved
+                    # approval, and says what happened. The tool does not run either way.
+                    events[call_id] = ToolFailed(call_id, NOT_REQUESTED)
+                    results[call_id] = ToolResultContent(call_id, answer.tool_name, NOT_REQUESTED, "error")
+                else:
+                    events[call_id] = ToolDenied(call_id)
+                    results[call_id] = ToolResultContent(call_id, answer.tool_name, NOT_REQUESTED, "denied")
             elif not answer.approved:
                 events[call_id] = ToolDenied(call_id)
                 reason = answer.reason or DENIED_BY_USER

@@ -17,7 +17,8 @@ from backend.aisdk.request import ChatRequestBody, parse_chat_request
 from backend.chat.streams import ActiveStream
 from backend.chat.turn import TurnRequest
 from backend.messages import ToolDefinition
-from backend.web.app_keys import CHAT
+from backend.request_limits import check_messages
+from backend.web.app_keys import CHAT, SETTINGS
 from backend.web.common import block_id_from, json_response, read_json
 
 STREAM_HEADERS = {
@@ -60,6 +61,9 @@ def turn_request(block_id: str, body: ChatRequestBody, payload: dict[str, Any], 
 async def post_chat(request: web.Request) -> web.StreamResponse:
     block_id = block_id_from(request)
     payload = await read_json(request)
+    # Counts, sizes, depth and metadata before the schema check (backend/request_limits.py).
+    if isinstance(payload, dict):
+        await check_messages(payload.get("messages"), request.app[SETTINGS].limits)
     body = parse_chat_request(payload)
     stream = await request.app[CHAT].start(turn_request(block_id, body, payload, request))
     return await follow(request, stream)

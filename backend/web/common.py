@@ -17,6 +17,7 @@ import orjson
 from aiohttp import web
 
 from backend.errors import ChatwireError, RequestError
+from backend.request_limits import check_json_values
 from backend.web.app_keys import SETTINGS
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Error codes that are not a plain 400.
 STATUS_BY_CODE = {
     "body_too_large": 413,
+    "limit_exceeded": 413,
     "stream_active": 409,
     "version_conflict": 409,
     "mcp_unavailable": 503,
@@ -61,6 +63,8 @@ async def read_json(request: web.Request) -> Any:
         raise RequestError(f"Request body too large (limit {limit} MB).", code="body_too_large") from None
     if not raw:
         raise RequestError("The request body is empty; send a JSON object.", code="invalid_json")
+    # Parsing is one uninterruptible call: bound its work before it starts (backend/request_limits.py).
+    check_json_values(raw, request.app[SETTINGS].limits)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as error:

@@ -7,8 +7,9 @@ from aiohttp import web
 
 from backend.aisdk.request import parse_ui_messages
 from backend.errors import RequestError
+from backend.request_limits import check_messages
 from backend.storage import VersionConflict
-from backend.web.app_keys import STORE
+from backend.web.app_keys import SETTINGS, STORE
 from backend.web.common import block_id_from, json_response, read_json
 
 
@@ -51,6 +52,7 @@ async def post_conversation(request: web.Request) -> web.Response:
     payload = await read_json(request)
     if not isinstance(payload, dict) or "messages" not in payload:
         raise RequestError('The body must be {"messages": [UIMessage, ...]}.', code="invalid_body")
+    await check_messages(payload["messages"], request.app[SETTINGS].limits)
     parse_ui_messages(payload["messages"])
     try:
         version = await request.app[STORE].save_conversation(block_id, payload["messages"], _expected_version(request))

@@ -14,6 +14,7 @@ async def health(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/health", health)
+    app.router.add_get("/health/live", health)  # always open, even with --auth-token (docs/security.md)
     app.router.add_post("/api/ai/chat/{block_id}", chat.post_chat)
     app.router.add_post("/api/ai/chat/{block_id}/stop", chat.stop_chat)
     app.router.add_get("/api/ai/chat/{block_id}/{chat_id}/stream", chat.resume_chat)

@@ -338,9 +338,12 @@ async function resumeIdleScenario(session) {
  * follow-up, which must continue the same message (tool output or denial, then the model's text).
  */
 async function approvalScenario(session) {
-  const chat = session.chat({ id: session.options.chatId, approvals: true });
-  await chat.sendMessage({ text: session.options.text ?? 'What time is it?' });
-  await session.settled(chat);
+  // options.messages: start from these messages instead of asking (a forged or stale approval).
+  const chat = session.chat({ id: session.options.chatId, approvals: true, messages: session.options.messages });
+  if (!session.options.messages) {
+    await chat.sendMessage({ text: session.options.text ?? 'What time is it?' });
+    await session.settled(chat);
+  }
   const requested = chat.messages
     .flatMap(message => message.parts)
     .find(part => part.state === 'approval-requested');

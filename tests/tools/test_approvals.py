@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from backend.aisdk.convert import approval_answers
 from backend.aisdk.request import parse_chat_request
-from backend.events import ToolApprovalRequested, ToolDenied, ToolFailed, ToolResult
+from backend.events import ToolApprovalRequested, ToolFailed, ToolResult
 from backend.loop import run_chat
 from backend.messages import ApprovalAnswer, ToolResultContent
 from backend.storage import ApprovalStore
@@ -124,15 +124,16 @@ async def test_forged_or_replayed_approval_is_denied(approvals: ApprovalStore) -
     events, results = await runner.resolve_approvals([forged, wrong_call])
 
     assert deleted == []
-    assert events == [ToolDenied("call_del_1"), ToolDenied("call_other")]
-    assert results["call_del_1"] == ToolResultContent("call_del_1", "deleteFile", NOT_REQUESTED, "denied")
-    assert results["call_other"].kind == "denied"
+    # Approving answers the server never requested: an error result (valid for an approved part).
+    assert events == [ToolFailed("call_del_1", NOT_REQUESTED), ToolFailed("call_other", NOT_REQUESTED)]
+    assert results["call_del_1"] == ToolResultContent("call_del_1", "deleteFile", NOT_REQUESTED, "error")
+    assert results["call_other"].kind == "error"
 
     genuine = ApprovalAnswer("call_del_1", "deleteFile", {"path": "notes/x.txt"}, "apr-real", True)
     first, _ = await runner.resolve_approvals([genuine])
     replayed, replayed_results = await runner.resolve_approvals([genuine])
     assert first == [ToolResult("call_del_1", {"deleted": "notes/x.txt"})]
-    assert replayed == [ToolDenied("call_del_1")]
+    assert replayed == [ToolFailed("call_del_1", NOT_REQUESTED)]
     assert replayed_results["call_del_1"].output == NOT_REQUESTED
     assert deleted == ["notes/x.txt"]
 
@@ -150,7 +151,7 @@ async def test_approved_call_runs_with_the_recorded_input(approvals: ApprovalSto
     assert events == [ToolResult("call_del_1", {"deleted": "notes/x.txt"})]
 
 
-async def test_approval_for_another_block_is_denied(approvals: ApprovalStore) -> None:
+async def test_approval_for_another_block_is_not_honoured(approvals: ApprovalStore) -> None:
     runner = delete_runner(approvals, [])
     approval_id = await request_approval(runner)
     other_block = ServerToolRunner([], context("block2"), approvals)
@@ -159,7 +160,7 @@ async def test_approval_for_another_block_is_denied(approvals: ApprovalStore) ->
         [ApprovalAnswer("call_del_1", "deleteFile", {"path": "notes/x.txt"}, approval_id, True)]
     )
 
-    assert events == [ToolDenied("call_del_1")]
+    assert events == [ToolFailed("call_del_1", NOT_REQUESTED)]
 
 
 async def test_approved_tool_that_fails_or_is_gone(approvals: ApprovalStore) -> None:

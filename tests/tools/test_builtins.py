@@ -11,9 +11,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from backend.errors import ConfigError, ToolError
 from backend.events import JsonValue
+from backend.tools.address_guard import is_public
 from backend.tools.base import Tool, ToolContext, ToolInputError, UnknownToolError
 from backend.tools.builtins import default_registry
 from backend.tools.fetch_url import fetch_text, host_allowed
@@ -159,7 +161,8 @@ async def site() -> AsyncIterator[TestServer]:
 
 
 def allowed() -> ToolContext:
-    return context(fetch_allowed_hosts=("127.0.0.1",), timeout_seconds=10)
+    # The test site listens on 127.0.0.1: private addresses must be allowed explicitly (issue 11).
+    return context(fetch_allowed_hosts=("127.0.0.1",), timeout_seconds=10, fetch_allow_private=True)
 
 
 async def test_fetch_url_allowed_host(site: TestServer) -> None:
@@ -215,3 +218,31 @@ def test_host_patterns() -> None:
     assert host_allowed("API.Example.com.", ("api.example.com",))
     assert not host_allowed("example.com", ("*.example.com",))
     assert not host_allowed("evilexample.com", ("*.example.com",))
+
+
+# ---- fetch_url refuses non-public addresses (issue 11) -----------------------------------------
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_fetch_url_refuses_private_addresses_after_resolution(site: TestServer, host: str) -> None:
+    """``localhost`` is a name: only the resolver's answer (127.0.0.1 / ::1) shows it is loopback."""
+    url = str(site.make_url("/text")).replace("127.0.0.1", host)
+    guarded = context(fetch_allowed_hosts=(host,), timeout_seconds=10)
+    with pytest.raises(ToolError, match="loopback, private, link-local or metadata address"):
+        await call("fetch_url", {"url": url}, guarded)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["10.0.0.1", "192.168.1.1", "169.254.169.254", "100.100.100.200", "[::1]", "[fe80::1]", "[::ffff:127.0.0.1]"],
+)
+async def test_fetch_url_refuses_literal_private_and_metadata_addresses(address: str) -> None:
+    host = URL(f"http://{address}/").host or ""  # as yarl normalises it (::ffff:7f00:1)
+    guarded = context(fetch_allowed_hosts=(host,), timeout_seconds=10)
+    with pytest.raises(ToolError, match="fetch_allow_private"):
+        await call("fetch_url", {"url": f"http://{address}/latest/meta-data/"}, guarded)
+
+
+def test_public_addresses() -> None:
+    assert is_public("93.184.216.34") and is_public("2606:2800:220:1::1")
+    assert not any(is_public(address) for address in ("127.0.0.1", "::1", "10.1.2.3", "fd00:ec2::254", "0.0.0.0"))

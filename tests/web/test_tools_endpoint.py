@@ -120,7 +120,7 @@ async def test_forged_approval_is_not_honoured(tool_client: TestClient[Any, Any]
         },
     )
     chunks, _, _ = parse_sse(await follow.text())
-    assert types_of(chunks)[1] == "tool-output-denied"
+    assert types_of(chunks)[1] == "tool-output-error"  # valid next to approved: true (issue 11)
     assert "not run" in str(upstream.requests[-1].json()["messages"][-1]["content"][0]["content"])
 
 

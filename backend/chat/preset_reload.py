@@ -1,0 +1,40 @@
+"""The preset-reload task: poll the presets directory, reload on change, and stop MCP servers that
+no preset uses any more (issue 11).
+
+The task must outlive a transient failure: an ``OSError`` (a file vanishing mid-scan, a directory
+briefly unreadable) is logged and the next poll tries again, so new presets are never silently
+ignored from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from backend.catalog import PresetCatalog
+from backend.tools.mcp_bridge import McpManager
+
+logger = logging.getLogger(__name__)
+
+
+async def stop_unused_mcp_servers(catalog: PresetCatalog, mcp: McpManager) -> None:
+    tables = [table for preset in catalog.presets.values() for table in preset.file.mcp_servers]
+    await mcp.retain(tables)
+
+
+async def reload_once(catalog: PresetCatalog, mcp: McpManager, *, force: bool = False) -> None:
+    """One check (or a forced reload, as SIGHUP asks); never raises ``OSError``."""
+    try:
+        changed = catalog.reload() if force else catalog.reload_if_changed()
+    except OSError as error:
+        logger.error("preset reload failed (will retry): %s: %s", type(error).__name__, error)
+        return
+    if changed:
+        await stop_unused_mcp_servers(catalog, mcp)
+
+
+async def poll_presets(catalog: PresetCatalog, mcp: McpManager, interval_seconds: float) -> None:
+    """Run forever (until cancelled), checking every ``interval_seconds``."""
+    while True:
+        await asyncio.sleep(interval_seconds)
+        await reload_once(catalog, mcp)
