@@ -7,10 +7,12 @@ import { useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 export function Composer({
   blockTitle,
   busy,
+  autoFocus = false,
   onSend,
   onStop,
 }: {
   blockTitle: string;
+  autoFocus?: boolean;
   /** A request is in flight: Send is replaced by Stop. */
   busy: boolean;
   onSend: (text: string, files: File[]) => void;
@@ -48,9 +50,10 @@ export function Composer({
   const attachedNames = files.map((file) => file.name).join(', ');
 
   return (
-    <form className="composer" onSubmit={onSubmit}>
+    <form className="composer" onSubmit={onSubmit} aria-label={`Compose to ${blockTitle}`}>
       <textarea
         ref={textInput}
+        autoFocus={autoFocus}
         className="composer-input"
         aria-label={`Message to ${blockTitle}`}
         placeholder="Message (Enter sends, Shift+Enter newline, Esc stops)"

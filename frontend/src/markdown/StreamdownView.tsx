@@ -20,6 +20,7 @@ import {
 } from 'streamdown';
 import { isSafeImageUrl, isSafeLinkUrl } from '../parts/format';
 import { useMarkdownPlugins } from './plugins';
+import './markdown.css';
 
 function SafeLink({ href, children }: ComponentProps<'a'>) {
   if (!href || !isSafeLinkUrl(href)) return <span className="blocked-link">{children}</span>;
@@ -107,7 +108,7 @@ export const StreamdownView = memo(function StreamdownView({
   const plugins = useMarkdownPlugins(text);
   return (
     <Streamdown
-      className={className}
+      className={className ? `markdown ${className}` : 'markdown'}
       mode={streaming ? 'streaming' : 'static'}
       isAnimating={streaming}
       parseIncompleteMarkdown={streaming}
