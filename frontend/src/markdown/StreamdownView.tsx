@@ -109,9 +109,10 @@ export const StreamdownView = memo(function StreamdownView({
   return (
     <Streamdown
       className={className ? `markdown ${className}` : 'markdown'}
-      mode={streaming ? 'streaming' : 'static'}
+      // Always the streaming mode (memoised blocks, unterminated markdown completed):
+      // switching to 'static' when an answer ends would rebuild every element once more.
+      mode="streaming"
       isAnimating={streaming}
-      parseIncompleteMarkdown={streaming}
       rehypePlugins={rehypePlugins}
       components={components}
       controls={controls}
