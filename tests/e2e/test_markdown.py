@@ -77,6 +77,8 @@ def test_a_streamed_answer_renders_tables_code_math_and_keeps_html_inert(
     expect(text.locator("script, img, [onerror], iframe")).to_have_count(0)
     expect(text.get_by_role("link", name="click me")).to_have_count(0)
     expect(text.locator("a")).to_have_count(1)  # only the docs link
+    # A finished answer is not "completed" as if unterminated (the `__` of window.__pwned stays open).
+    expect(text).to_have_text(re.compile(r"click me \[blocked\] \[Image blocked: pixel\]$"))
     assert page.evaluate("window.__pwned") is None
     screenshot(page, "markdown")
 

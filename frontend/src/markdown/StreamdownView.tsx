@@ -113,6 +113,9 @@ export const StreamdownView = memo(function StreamdownView({
       // switching to 'static' when an answer ends would rebuild every element once more.
       mode="streaming"
       isAnimating={streaming}
+      // Completing unterminated markdown is for text still arriving; on a finished
+      // answer it would "close" things such as the `__` in `window.__name`.
+      parseIncompleteMarkdown={streaming}
       rehypePlugins={rehypePlugins}
       components={components}
       controls={controls}
