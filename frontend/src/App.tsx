@@ -28,6 +28,7 @@ export function App() {
         <button
           ref={addButton}
           type="button"
+          data-focus-handoff
           aria-label="Add block"
           disabled={blocks === null}
           onClick={() => {
