@@ -1,8 +1,10 @@
 /**
  * The page: a top bar (preset switcher, add block) and the block panes side by side.
  */
+import { useRef, useState } from 'react';
 import { addBlock, closeBlock, renameBlock } from './blocks';
 import { BlockPane } from './BlockPane';
+import { Notice } from './Notice';
 import { PresetSwitcher } from './PresetSwitcher';
 import { useBlocks } from './useBlocks';
 import { usePresetFromUrl } from './usePresetFromUrl';
@@ -13,6 +15,9 @@ export function App() {
   const { presets, error: presetsError } = usePresets();
   const { blocks, error: blocksError, changeBlocks } = useBlocks();
   const notices = [presetsError, blocksError].filter(Boolean);
+  // Keyboard flow: a new block gets the caret; closing one returns focus to "+ block".
+  const [focusNewest, setFocusNewest] = useState(false);
+  const addButton = useRef<HTMLButtonElement>(null);
 
   return (
     <div className="app">
@@ -21,30 +26,39 @@ export function App() {
         <PresetSwitcher presets={presets} value={urlPreset} onChange={setUrlPreset} />
         <span className="spacer" />
         <button
+          ref={addButton}
           type="button"
+          data-focus-handoff
           aria-label="Add block"
           disabled={blocks === null}
-          onClick={() => changeBlocks(addBlock)}
+          onClick={() => {
+            setFocusNewest(true);
+            changeBlocks(addBlock);
+          }}
         >
           + block
         </button>
       </header>
       {notices.map((notice) => (
-        <div key={notice} className="chat-notice" role="status">
+        <Notice key={notice} tone="warning" kind="notice" live="status">
           {notice}
-        </div>
+        </Notice>
       ))}
-      <main className="blocks">
+      <main className="blocks" aria-label="Blocks">
         {blocks === null ? <p className="muted">Loading…</p> : null}
         {blocks?.length === 0 ? <p className="muted">No blocks open. Add one with “+ block”.</p> : null}
-        {blocks?.map((block) => (
+        {blocks?.map((block, index) => (
           // Keyed by id: renaming or switching presets never remounts a pane.
           <BlockPane
             key={block.id}
             block={block}
             urlPreset={urlPreset}
             presets={presets}
-            onClose={(blockId) => changeBlocks((current) => closeBlock(current, blockId))}
+            autoFocus={focusNewest && index === blocks.length - 1}
+            onClose={(blockId) => {
+              changeBlocks((current) => closeBlock(current, blockId));
+              addButton.current?.focus();
+            }}
             onRename={(blockId, title) => changeBlocks((current) => renameBlock(current, blockId, title))}
           />
         ))}

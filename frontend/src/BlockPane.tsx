@@ -9,6 +9,7 @@ import type { ChatTransport, UIMessage } from 'ai';
 import { describeError, getBlockMeta, loadConversation, patchBlockMeta, type PresetSummary } from './api';
 import type { Block } from './blocks';
 import { ChatView } from './ChatView';
+import { Notice } from './Notice';
 
 /** The block meta key holding a pinned preset name. */
 export const PINNED_PRESET_KEY = 'ai:preset';
@@ -27,6 +28,8 @@ export type BlockPaneProps = {
   /** Test seams, passed through to ChatView. */
   transport?: ChatTransport<UIMessage>;
   resume?: boolean;
+  /** Focus the composer once the chat is mounted. */
+  autoFocus?: boolean;
 };
 
 /** Which preset the next request of this block will use, in words. */
@@ -154,7 +157,16 @@ function PinSelect({
   );
 }
 
-export function BlockPane({ block, urlPreset, presets, onClose, onRename, transport, resume }: BlockPaneProps) {
+export function BlockPane({
+  block,
+  urlPreset,
+  presets,
+  onClose,
+  onRename,
+  transport,
+  resume,
+  autoFocus,
+}: BlockPaneProps) {
   const [load, setLoad] = useState<LoadState>({ status: 'loading' });
   const [attempt, setAttempt] = useState(0);
   const { pinned, pin, error: metaError } = usePinnedPreset(block.id);
@@ -191,18 +203,24 @@ export function BlockPane({ block, urlPreset, presets, onClose, onRename, transp
         {describeEffectivePreset(urlPreset, pinned)}
       </div>
       {metaError ? (
-        <div className="chat-notice" role="status">
+        <Notice tone="warning" kind="notice" live="status">
           {metaError}
-        </div>
+        </Notice>
       ) : null}
       {load.status === 'loading' ? <p className="muted">Loading conversation…</p> : null}
       {load.status === 'failed' ? (
-        <div className="chat-error" role="alert">
+        <Notice
+          tone="error"
+          kind="load-error"
+          live="alert"
+          actions={
+            <button type="button" aria-label="Retry loading" onClick={() => setAttempt((count) => count + 1)}>
+              Retry
+            </button>
+          }
+        >
           <span>Could not load the conversation: {load.message}</span>
-          <button type="button" aria-label="Retry loading" onClick={() => setAttempt((count) => count + 1)}>
-            Retry
-          </button>
-        </div>
+        </Notice>
       ) : null}
       {load.status === 'ready' ? (
         <ChatView
@@ -212,6 +230,7 @@ export function BlockPane({ block, urlPreset, presets, onClose, onRename, transp
           initialMessages={load.messages}
           transport={transport}
           resume={resume}
+          autoFocus={autoFocus}
         />
       ) : null}
     </section>

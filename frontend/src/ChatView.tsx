@@ -3,7 +3,7 @@
  * Retry, Clear, and the composer. Mounted by BlockPane once the saved
  * conversation has loaded.
  */
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { useChat } from '@ai-sdk/react';
 import {
   lastAssistantMessageIsCompleteWithApprovalResponses,
@@ -15,7 +15,11 @@ import { ApiError, clearConversation, describeError, stopGeneration } from './ap
 import { Composer } from './Composer';
 import { filesToParts } from './files';
 import { MessageView, type MessageActions } from './MessageView';
+import { readTime } from './metadata';
+import { Notice } from './Notice';
 import { makeChatTransport } from './transport';
+import { useFollowBottom } from './useFollowBottom';
+import { PAGE, useMessageWindow } from './useMessageWindow';
 
 export type ChatViewProps = {
   blockId: string;
@@ -28,21 +32,30 @@ export type ChatViewProps = {
   transport?: ChatTransport<UIMessage>;
   /** Reconnect to a generation still running on the server (off in unit tests). */
   resume?: boolean;
+  /** Put the caret in the composer on mount (a block the user just added). */
+  autoFocus?: boolean;
 };
 
-/** Keeps the list scrolled to the newest text unless the reader scrolled up. */
-function useFollowBottom(dependency: unknown) {
-  const listRef = useRef<HTMLDivElement>(null);
-  const following = useRef(true);
-  useEffect(() => {
-    const list = listRef.current;
-    if (list && following.current) list.scrollTop = list.scrollHeight;
-  }, [dependency]);
-  const onScroll = () => {
-    const list = listRef.current;
-    if (list) following.current = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+/**
+ * When each message was written: the metadata's `createdAt` (user messages
+ * carry it from this page; answers once the server sends one), else the time
+ * this page first saw it. Messages loaded with the conversation have neither.
+ */
+function useMessageTimes(messages: UIMessage[]): (message: UIMessage) => Date | undefined {
+  const seen = useRef<Map<string, Date> | null>(null);
+  if (seen.current === null) seen.current = new Map(messages.map((message) => [message.id, new Date(NaN)]));
+  const map = seen.current;
+  for (const message of messages) if (!map.has(message.id)) map.set(message.id, new Date());
+  return (message) => {
+    const fromMetadata = readTime((message.metadata as { createdAt?: unknown } | undefined)?.createdAt);
+    const local = map.get(message.id);
+    return fromMetadata ?? (local && !Number.isNaN(local.getTime()) ? local : undefined);
   };
-  return { listRef, onScroll };
+}
+
+/** The server says so in the error chunk's text when it could not store an answer. */
+function isNotSaved(message: string): boolean {
+  return /not (been )?saved/i.test(message);
 }
 
 export function ChatView({
@@ -52,6 +65,7 @@ export function ChatView({
   initialMessages,
   transport,
   resume = true,
+  autoFocus = false,
 }: ChatViewProps) {
   // useChat keeps one Chat per `id` and reads the transport from a latest-ref on
   // every request, so a new preset only needs a new transport object.
@@ -67,13 +81,23 @@ export function ChatView({
   const { messages, status, error } = chat;
   const busy = status === 'submitted' || status === 'streaming';
   const [notice, setNotice] = useState<string | null>(null);
-  const { listRef, onScroll } = useFollowBottom(messages);
+  const { listRef, contentRef, onScroll, following, newBelow, jumpToLatest } = useFollowBottom();
+  const { hidden, showEarlier, sentinelRef } = useMessageWindow(messages.length, listRef, following);
+  const timeOf = useMessageTimes(messages);
+  // The message views are memoised; their actions must not change on every render.
+  const chatRef = useRef(chat);
+  chatRef.current = chat;
 
   const send = async (text: string, files: File[]) => {
     setNotice(null);
     try {
       const fileParts = await filesToParts(files);
-      await (text.trim() ? chat.sendMessage({ text, files: fileParts }) : chat.sendMessage({ files: fileParts }));
+      // createdAt travels with the message and is saved with it (the server keeps metadata).
+      const metadata = { createdAt: Date.now() };
+      jumpToLatest();
+      await (text.trim()
+        ? chat.sendMessage({ text, files: fileParts, metadata })
+        : chat.sendMessage({ files: fileParts, metadata }));
     } catch (sendError) {
       // Request failures arrive as `error`; this catches unreadable attachments.
       setNotice(`Could not send: ${describeError(sendError)}`);
@@ -102,13 +126,16 @@ export function ChatView({
     }
   };
 
-  const actions: MessageActions = {
-    onEdit: (messageId: string, text: string, files: FileUIPart[]) =>
-      void chat.sendMessage({ text, files, messageId }),
-    onRegenerate: (messageId: string) => void chat.regenerate({ messageId }),
-    onApprovalResponse: (approvalId: string, approved: boolean) =>
-      void chat.addToolApprovalResponse({ id: approvalId, approved }),
-  };
+  const actions: MessageActions = useMemo(
+    () => ({
+      onEdit: (messageId: string, text: string, files: FileUIPart[]) =>
+        void chatRef.current.sendMessage({ text, files, messageId, metadata: { createdAt: Date.now() } }),
+      onRegenerate: (messageId: string) => void chatRef.current.regenerate({ messageId }),
+      onApprovalResponse: (approvalId: string, approved: boolean) =>
+        void chatRef.current.addToolApprovalResponse({ id: approvalId, approved }),
+    }),
+    [],
+  );
 
   // Retry re-asks for the last answer (dropping a partial one). With no
   // messages (a failed resume on open) there is nothing to regenerate.
@@ -120,6 +147,10 @@ export function ChatView({
       stop();
     }
   };
+
+  const errorText = error ? describeError(error) || 'the request failed.' : '';
+  const notSaved = isNotSaved(errorText);
+  const shown = messages.slice(hidden);
 
   return (
     <div className="chat" data-status={status} onKeyDown={onKeyDown}>
@@ -137,32 +168,68 @@ export function ChatView({
           clear
         </button>
       </div>
-      <div className="message-list" ref={listRef} onScroll={onScroll} aria-label="Messages" role="log">
-        {messages.length === 0 ? <p className="muted empty">No messages yet.</p> : null}
-        {messages.map((message, index) => (
-          <MessageView
-            key={message.id}
-            message={message}
-            busy={busy}
-            streaming={busy && index === messages.length - 1}
-            actions={actions}
-          />
-        ))}
-      </div>
-      {error ? (
-        <div className="chat-error" role="alert">
-          <span>Error: {describeError(error) || 'the request failed.'}</span>
-          <button type="button" aria-label="Retry" onClick={retry}>
-            Retry
-          </button>
+      <div
+        className="message-list"
+        ref={listRef}
+        onScroll={onScroll}
+        aria-label={`Messages of ${blockTitle}`}
+        role="log"
+        // Focusable so a keyboard user can scroll it with the arrow keys.
+        tabIndex={0}
+      >
+        <div ref={contentRef} className="message-list-content">
+          {hidden > 0 ? (
+            <div ref={sentinelRef} className="show-earlier">
+              <button type="button" onClick={showEarlier}>
+                show {Math.min(hidden, PAGE)} earlier of {hidden}
+              </button>
+            </div>
+          ) : null}
+          {messages.length === 0 ? <p className="muted empty">No messages yet.</p> : null}
+          {shown.map((message, index) => (
+            <MessageView
+              key={message.id}
+              message={message}
+              busy={busy}
+              streaming={busy && hidden + index === messages.length - 1}
+              actions={actions}
+              time={timeOf(message)}
+            />
+          ))}
         </div>
+      </div>
+      {newBelow ? (
+        <button type="button" className="jump-latest" onClick={jumpToLatest}>
+          ↓ jump to latest
+        </button>
+      ) : null}
+      {error ? (
+        <Notice
+          tone={notSaved ? 'warning' : 'error'}
+          kind={notSaved ? 'not-saved' : 'error'}
+          title={notSaved ? 'Not saved' : undefined}
+          live="alert"
+          actions={
+            <button type="button" aria-label="Retry" onClick={retry}>
+              Retry
+            </button>
+          }
+        >
+          <span>{notSaved ? errorText : `Error: ${errorText}`}</span>
+        </Notice>
       ) : null}
       {notice ? (
-        <div className="chat-notice" role="status">
+        <Notice tone="warning" kind="notice" live="status">
           {notice}
-        </div>
+        </Notice>
       ) : null}
-      <Composer blockTitle={blockTitle} busy={busy} onSend={(text, files) => void send(text, files)} onStop={stop} />
+      <Composer
+        blockTitle={blockTitle}
+        busy={busy}
+        autoFocus={autoFocus}
+        onSend={(text, files) => void send(text, files)}
+        onStop={stop}
+      />
     </div>
   );
 }

@@ -2,15 +2,17 @@
  * The input row of a pane: text, image attachments, Send / Stop.
  * Enter sends, Shift+Enter inserts a newline (Esc is handled by the pane).
  */
-import { useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 
 export function Composer({
   blockTitle,
   busy,
+  autoFocus = false,
   onSend,
   onStop,
 }: {
   blockTitle: string;
+  autoFocus?: boolean;
   /** A request is in flight: Send is replaced by Stop. */
   busy: boolean;
   onSend: (text: string, files: File[]) => void;
@@ -21,6 +23,16 @@ export function Composer({
   const fileInput = useRef<HTMLInputElement>(null);
   const textInput = useRef<HTMLTextAreaElement>(null);
   const canSend = !busy && (text.trim() !== '' || files.length > 0);
+
+  useEffect(() => {
+    // The pane mounts after its conversation loads; take the caret only if the
+    // user has not moved on meanwhile (focus still on the control that asked for it).
+    const active = document.activeElement;
+    if (autoFocus && (!active || active === document.body || active.matches('[data-focus-handoff]'))) {
+      textInput.current?.focus();
+    }
+    // Only on mount: this is a hand-off, not a focus trap.
+  }, []);
 
   const send = () => {
     if (!canSend) return;
@@ -48,7 +60,7 @@ export function Composer({
   const attachedNames = files.map((file) => file.name).join(', ');
 
   return (
-    <form className="composer" onSubmit={onSubmit}>
+    <form className="composer" onSubmit={onSubmit} aria-label={`Compose to ${blockTitle}`}>
       <textarea
         ref={textInput}
         className="composer-input"

@@ -2,9 +2,16 @@
  * One chat message: its parts, who answered (assistant metadata), and the
  * per-message actions (edit a user message, regenerate an answer).
  */
-import { useState, type KeyboardEvent } from 'react';
+import { memo, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import type { FileUIPart, UIMessage } from 'ai';
-import { formatProvenance, formatResolvedFrom, formatUsage, readAnswerMetadata } from './metadata';
+import {
+  formatFallback,
+  formatProvenance,
+  formatResolvedFrom,
+  formatUsage,
+  readAnswerMetadata,
+} from './metadata';
+import { Notice, type NoticeField } from './Notice';
 import { PartView } from './parts/PartView';
 import type { ApprovalResponder } from './parts/ToolPart';
 
@@ -19,27 +26,77 @@ function messageText(message: UIMessage): string {
   return message.parts
     .filter((part) => part.type === 'text')
     .map((part) => part.text)
-    .join('\n');
+    .join('\n\n');
 }
 
 function AnswerFooter({ metadata }: { metadata: unknown }) {
   const answer = readAnswerMetadata(metadata);
-  const usage = formatUsage(answer.usage);
-  const resolvedFrom = formatResolvedFrom(answer.resolvedFrom);
   const model = [answer.provider, answer.model].filter(Boolean).join('/');
-  if (!answer.preset && !model && !usage) return null;
+  const resolvedFrom = formatResolvedFrom(answer.resolvedFrom);
+  const usage = formatUsage(answer.usage);
+  const fallback = formatFallback(answer.fallback);
+  const fields: NoticeField[] = [];
+  if (answer.preset) fields.push({ name: 'preset', text: `preset ${answer.preset}` });
+  if (model) fields.push({ name: 'model', text: model });
+  if (fallback) fields.push({ name: 'fallback', text: fallback, tone: 'warning' });
+  if (resolvedFrom) {
+    fields.push({ name: 'resolved-from', text: `from ${resolvedFrom}`, title: formatProvenance(answer.resolvedFrom) });
+  }
+  if (usage) fields.push({ name: 'usage', text: usage });
+  if (fields.length === 0) return null;
+  return <Notice tone="info" kind="answer-metadata" testId="answer-metadata" fields={fields} />;
+}
+
+/** Copies the message's text (markdown source) to the clipboard, and says so. */
+function CopyButton({ text }: { text: string }) {
+  const [copied, setCopied] = useState<'copied' | 'failed' | null>(null);
+  const copy = () => {
+    navigator.clipboard.writeText(text).then(
+      () => setCopied('copied'),
+      () => setCopied('failed'),
+    );
+    window.setTimeout(() => setCopied(null), 2000);
+  };
   return (
-    <div className="message-footer" data-testid="answer-metadata">
-      {answer.preset ? <span data-field="preset">preset {answer.preset}</span> : null}
-      {model ? <span data-field="model">{model}</span> : null}
-      {resolvedFrom ? (
-        <span data-field="resolved-from" title={formatProvenance(answer.resolvedFrom)}>
-          from {resolvedFrom}
-        </span>
-      ) : null}
-      {usage ? <span data-field="usage">{usage}</span> : null}
-    </div>
+    <button type="button" aria-label="Copy message" disabled={!text} onClick={copy}>
+      {copied ?? 'copy'}
+    </button>
   );
+}
+
+function Timestamp({ time }: { time: Date | undefined }) {
+  if (!time) return null;
+  const full = time.toLocaleString();
+  return (
+    <time className="message-time" dateTime={time.toISOString()} title={full}>
+      {time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
+    </time>
+  );
+}
+
+/**
+ * While an answer streams, its box never shrinks: when a retried step replaces
+ * the partial text (a `reset-step` chunk), the new text fills the same space
+ * instead of the list jumping up and back down. Released when the answer ends.
+ */
+function useNoShrinkWhileStreaming(streaming: boolean) {
+  const ref = useRef<HTMLElement>(null);
+  const tallest = useRef(0);
+  useLayoutEffect(() => {
+    const element = ref.current;
+    if (!element) return;
+    if (!streaming) {
+      tallest.current = 0;
+      element.style.minHeight = '';
+      return;
+    }
+    const height = element.getBoundingClientRect().height;
+    if (height > tallest.current) {
+      tallest.current = height;
+      element.style.minHeight = `${height}px`;
+    }
+  });
+  return ref;
 }
 
 function EditForm({
@@ -86,13 +143,16 @@ function EditForm({
   );
 }
 
-export function MessageView({
+export const MessageView = memo(function MessageView({
   message,
   busy,
   streaming = false,
   actions,
+  time,
 }: {
   message: UIMessage;
+  /** When the message was written, if known (shown on hover and focus). */
+  time?: Date;
   /** This message is the one being streamed right now. */
   streaming?: boolean;
   /** True while this pane is sending or streaming: actions that start a request are disabled. */
@@ -100,6 +160,7 @@ export function MessageView({
   actions: MessageActions;
 }) {
   const [editing, setEditing] = useState(false);
+  const articleRef = useNoShrinkWhileStreaming(streaming);
   const isUser = message.role === 'user';
   const isAssistant = message.role === 'assistant';
   // A failed or stopped answer can be saved with no content; say so instead of an empty row.
@@ -113,7 +174,13 @@ export function MessageView({
   };
 
   return (
-    <article className={`message message-${message.role}`} data-role={message.role} data-message-id={message.id}>
+    <article
+      ref={articleRef}
+      className={`message message-${message.role}`}
+      data-role={message.role}
+      data-message-id={message.id}
+      aria-label={isUser ? 'Your message' : isAssistant ? 'Answer' : 'System message'}
+    >
       <div className="message-role" aria-hidden="true">
         {isUser ? '>' : isAssistant ? '<' : '#'}
       </div>
@@ -135,6 +202,8 @@ export function MessageView({
         {isAssistant ? <AnswerFooter metadata={message.metadata} /> : null}
         {!editing && (isUser || isAssistant) ? (
           <div className="message-actions">
+            <Timestamp time={time} />
+            <CopyButton text={messageText(message)} />
             {isUser ? (
               <button type="button" aria-label="Edit message" disabled={busy} onClick={() => setEditing(true)}>
                 edit
@@ -154,4 +223,4 @@ export function MessageView({
       </div>
     </article>
   );
-}
+});

@@ -21,6 +21,10 @@ export type AnswerMetadata = {
   /** Per-field provenance (`{preset: "url", model: "preset", ...}`) or one layer name. */
   resolvedFrom?: unknown;
   usage?: TokenUsage;
+  /** Set when another model answered than the one resolved first (shape not fixed yet). */
+  fallback?: unknown;
+  /** When the answer started, if the server says (ms since epoch or ISO text). */
+  createdAt?: unknown;
 };
 
 function numberOrUndefined(value: unknown): number | undefined {
@@ -59,6 +63,8 @@ export function readAnswerMetadata(metadata: unknown): AnswerMetadata {
     model: stringOrUndefined(metadata.model),
     resolvedFrom: metadata.resolvedFrom,
     usage: readUsage(metadata.usage),
+    fallback: metadata.fallback ?? undefined,
+    createdAt: metadata.createdAt ?? undefined,
   };
 }
 
@@ -101,4 +107,42 @@ export function formatUsage(usage: TokenUsage | undefined): string | undefined {
   }
   if (usage.totalTokens !== undefined) pieces.push(`total ${usage.totalTokens}`);
   return pieces.length > 0 ? pieces.join(' · ') : undefined;
+}
+
+function describeModel(value: Record<string, unknown>): string | undefined {
+  const model = [value.provider, value.model].filter((item) => typeof item === 'string' && item).join('/');
+  const preset = typeof value.preset === 'string' ? value.preset : '';
+  return [preset, model].filter(Boolean).join(' ') || undefined;
+}
+
+/**
+ * A fallback in words. The server has not fixed its shape yet, so this reads
+ * what it can: a plain string; or a record naming what failed (`from`, or
+ * preset/provider/model keys) and why (`reason`, `error`, `message`).
+ */
+export function formatFallback(fallback: unknown): string | undefined {
+  if (fallback === undefined || fallback === null || fallback === false) return undefined;
+  if (typeof fallback === 'string') return fallback ? `fallback: ${fallback}` : undefined;
+  if (fallback === true) return 'fallback';
+  if (!isRecord(fallback)) return `fallback: ${String(fallback)}`;
+  const from = isRecord(fallback.from)
+    ? describeModel(fallback.from)
+    : typeof fallback.from === 'string'
+      ? fallback.from
+      : describeModel(fallback);
+  const reasonValue = fallback.reason ?? fallback.error ?? fallback.message;
+  const reason = typeof reasonValue === 'string' ? reasonValue : undefined;
+  return `fallback${from ? ` from ${from}` : ''}${reason ? ` (${reason})` : ''}`;
+}
+
+/** A timestamp from metadata (epoch ms or seconds, or ISO text), or undefined. */
+export function readTime(value: unknown): Date | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    return new Date(value < 1e12 ? value * 1000 : value);
+  }
+  if (typeof value === 'string' && value) {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? undefined : date;
+  }
+  return undefined;
 }

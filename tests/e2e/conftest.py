@@ -97,7 +97,8 @@ def console() -> ConsoleWatch:
 @pytest.fixture
 def page(browser: Browser, app: App, console: ConsoleWatch) -> Iterator[Page]:
     """A page in a fresh browser context; fails the test if the page logged an error."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=app.url)
+    # Dark, the app's own look (Playwright emulates light by default); the light theme test switches.
+    context = browser.new_context(viewport=VIEWPORT, base_url=app.url, color_scheme="dark")
     tab = context.new_page()
     console.attach(tab)
     yield tab

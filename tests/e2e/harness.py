@@ -156,6 +156,19 @@ class Stack:
         self.held.append(held)
         return held
 
+    def hold_body(self, body: bytes, after_events: int | None = None) -> Held:
+        """Queue an Anthropic SSE ``body`` of our own making (tests/e2e/answers.py), held like :meth:`hold`."""
+
+        async def enqueue() -> Held:
+            assert self.upstream is not None
+            held = Held(self, asyncio.Event())
+            self.upstream.enqueue(Reply.sse(body, hold_after_events=after_events, release=held.event))
+            return held
+
+        held = self.run(enqueue())
+        self.held.append(held)
+        return held
+
     def release_all(self) -> None:
         for held in self.held:
             held.release()

@@ -94,7 +94,10 @@ def test_reload_while_streaming_resumes_the_answer_to_its_end(page: Page, stack:
     held.release()
     pane.wait_answered(1, TEXT_BASIC_END)
     expect(pane.users).to_have_count(1)
-    expect(text).to_have_text(re.compile("^" + re.escape(TEXT_BASIC_HELD) + r"\s+You could also say"))
+    # innerText: the paragraphs are separate blocks (textContent has no whitespace between them).
+    expect(text).to_have_text(
+        re.compile("^" + re.escape(TEXT_BASIC_HELD) + r"\s+You could also say"), use_inner_text=True
+    )
     expect(metadata_field(pane.answer(), "usage")).to_have_text("in 16 · out 38 · total 54")
     assert len(stack.reset_upstream()) == 1  # continued, not asked again
 

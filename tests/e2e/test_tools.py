@@ -96,6 +96,12 @@ def ask_for_the_time(page: Page) -> tuple[Pane, Locator]:
     expect(pane.status).to_have_text("ready", timeout=ANSWER_TIMEOUT_MS)
     expect(tool.locator(".tool-state")).to_have_text("needs approval")
     expect(tool.locator("pre")).to_contain_text('"timezone": "Europe/Paris"')  # open: the user decides on it
+    # The approval notice shows the input as formatted, highlighted JSON.
+    approval = tool.get_by_role("group", name="Approval for current_time")
+    expect(approval.locator(".notice-title")).to_have_text("current_time needs your approval")
+    code = approval.locator("[data-streamdown=code-block][data-language=json] pre code")
+    expect(code).to_contain_text('{\n  "timezone": "Europe/Paris"')
+    expect(code.locator("span[style*='--shiki-dark:']").first).to_be_attached()
     expect(pane.answer().locator("[data-part=text]")).to_have_text("Let me check the clock for you.")
     return pane, tool
 

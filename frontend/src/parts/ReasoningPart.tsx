@@ -1,5 +1,6 @@
-/** Reasoning ("thinking"): a collapsible block, open while it streams. */
+/** Reasoning ("thinking"): a collapsible, dimmed markdown block, open while it streams. */
 import type { ReasoningUIPart } from 'ai';
+import { Markdown } from '../markdown/Markdown';
 
 export function ReasoningPart({ part }: { part: ReasoningUIPart }) {
   const streaming = part.state === 'streaming';
@@ -11,7 +12,7 @@ export function ReasoningPart({ part }: { part: ReasoningUIPart }) {
     // reader who opens a finished block keeps it open.
     <details className="part part-reasoning" data-part="reasoning" open={streaming}>
       <summary>{streaming ? 'Reasoning…' : 'Reasoning'}</summary>
-      <div className="reasoning-text">{part.text}</div>
+      <Markdown className="reasoning-text" text={part.text} streaming={streaming} />
     </details>
   );
 }

@@ -3,6 +3,8 @@
  * with Approve/Deny buttons while the server waits for an approval.
  */
 import { getToolName, type DynamicToolUIPart, type ToolUIPart } from 'ai';
+import { Markdown } from '../markdown/Markdown';
+import { Notice } from '../Notice';
 import { formatJson } from './format';
 
 export type AnyToolPart = ToolUIPart | DynamicToolUIPart;
@@ -38,8 +40,9 @@ function ToolInput({ part }: { part: AnyToolPart }) {
     // Partial input: prefer the raw text so the reader sees exactly what arrived.
     return <JsonBlock label="input (streaming)" value={part.rawInput ?? part.input} open />;
   }
-  // Show the input open when the user must decide on it.
-  return <JsonBlock label="input" value={part.input} open={part.state === 'approval-requested'} />;
+  // While the user decides, the approval notice shows the input in full instead.
+  if (part.state === 'approval-requested') return null;
+  return <JsonBlock label="input" value={part.input} />;
 }
 
 function ApprovalRequest({
@@ -51,26 +54,44 @@ function ApprovalRequest({
   toolName: string;
   onApprovalResponse: ApprovalResponder;
 }) {
+  const input = formatJson(part.input);
+  // Longest backtick run + 1: a fence the input itself cannot close.
+  const fence = '`'.repeat(Math.max(3, ...Array.from(input.matchAll(/`+/g), (match) => match[0].length + 1)));
+  const language = typeof part.input === 'string' ? 'text' : 'json';
   return (
-    <div className="tool-approval" role="group" aria-label={`Approval for ${toolName}`}>
-      {part.approval.requestReason ? <p className="muted">{part.approval.requestReason}</p> : null}
-      <button
-        type="button"
-        className="button-approve"
-        aria-label={`Approve ${toolName}`}
-        onClick={() => onApprovalResponse(part.approval.id, true)}
-      >
-        Approve
-      </button>
-      <button
-        type="button"
-        className="button-deny"
-        aria-label={`Deny ${toolName}`}
-        onClick={() => onApprovalResponse(part.approval.id, false)}
-      >
-        Deny
-      </button>
-    </div>
+    <Notice
+      tone="warning"
+      kind="approval"
+      label={`Approval for ${toolName}`}
+      title={`${toolName} needs your approval`}
+      actions={
+        <>
+          <button
+            type="button"
+            className="button-approve"
+            aria-label={`Approve ${toolName}`}
+            onClick={() => onApprovalResponse(part.approval.id, true)}
+          >
+            Approve
+          </button>
+          <button
+            type="button"
+            className="button-deny"
+            aria-label={`Deny ${toolName}`}
+            onClick={() => onApprovalResponse(part.approval.id, false)}
+          >
+            Deny
+          </button>
+        </>
+      }
+    >
+      {part.approval.requestReason ? <p className="notice-text">{part.approval.requestReason}</p> : null}
+      {input ? (
+        <div className="approval-input" data-testid="approval-input">
+          <Markdown text={`${fence}${language}\n${input}\n${fence}`} />
+        </div>
+      ) : null}
+    </Notice>
   );
 }
 

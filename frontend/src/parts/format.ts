@@ -31,6 +31,15 @@ export function isSafeLinkUrl(url: string): boolean {
   return hasProtocol(url, LINK_PROTOCOLS);
 }
 
+/**
+ * Images in model output: http(s) or an inline `data:image/…` (never an SVG,
+ * which is a document that can hold script when opened on its own).
+ */
+export function isSafeImageUrl(url: string): boolean {
+  if (/^data:image\/(png|jpe?g|gif|webp|avif);/i.test(url)) return true;
+  return hasProtocol(url, LINK_PROTOCOLS);
+}
+
 /** Files may also be inline `data:` URLs (uploads, generated images) or blob: previews. */
 export function isSafeFileUrl(url: string): boolean {
   return hasProtocol(url, FILE_PROTOCOLS);

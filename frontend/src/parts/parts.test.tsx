@@ -11,7 +11,7 @@ function renderPart(part: MessagePart, index = 1) {
 }
 
 describe('text parts', () => {
-  it('render markdown with emphasis, lists and code blocks', () => {
+  it('render markdown with emphasis, lists and code blocks with their language and a copy button', () => {
     const { container } = renderPart({
       type: 'text',
       state: 'done',
@@ -20,21 +20,53 @@ describe('text parts', () => {
     const part = container.querySelector('[data-part="text"]');
     expect(part?.querySelector('strong')?.textContent).toBe('bold');
     expect(part?.querySelectorAll('li')).toHaveLength(2);
-    expect(part?.querySelector('pre code.language-python')?.textContent).toBe('print("hi")\n');
-    expect(part?.querySelectorAll('code')).toHaveLength(2);
+    const block = part?.querySelector('[data-streamdown="code-block"]');
+    expect(block?.getAttribute('data-language')).toBe('python');
+    expect(block?.querySelector('[data-streamdown="code-block-header"]')?.textContent).toBe('python');
+    expect(block?.querySelector('pre code')?.textContent).toBe('print("hi")');
+    expect(block?.querySelector('button[aria-label="Copy code"]')).not.toBeNull();
+    expect(part?.querySelector('[data-streamdown="inline-code"], p code')?.textContent).toBe('inline');
   });
 
-  it('never renders raw HTML or unsafe links', () => {
+  it('render GFM: tables, task lists, strikethrough and autolinks', () => {
     const { container } = renderPart({
       type: 'text',
-      text: 'a <script>alert(1)</script><b>raw</b> [click](javascript:alert(1)) [ok](https://example.com)',
+      state: 'done',
+      text: '| pod | status |\n|---|---|\n| api | ~~down~~ up |\n\n- [x] done\n- [ ] todo\n\nsee https://docs.example/a',
     });
-    expect(container.querySelector('script')).toBeNull();
-    expect(container.querySelector('b')).toBeNull();
+    expect([...container.querySelectorAll('th')].map((cell) => cell.textContent)).toEqual(['pod', 'status']);
+    expect(container.querySelector('td del')?.textContent).toBe('down');
+    const boxes = [...container.querySelectorAll<HTMLInputElement>('li input[type="checkbox"]')];
+    expect(boxes.map((box) => box.checked)).toEqual([true, false]);
+    expect(boxes.every((box) => box.disabled)).toBe(true);
+    expect(container.querySelector('a')?.getAttribute('href')).toBe('https://docs.example/a');
+  });
+
+  it('show raw HTML as text and never render unsafe links or images', () => {
+    const { container } = renderPart({
+      type: 'text',
+      state: 'done',
+      text:
+        'a <script>alert(1)</script><b>raw</b> <img src=x onerror=alert(1)> [click](javascript:alert(1)) [ok](https://example.com)' +
+        ' ![pixel](data:image/png;base64,AAAA) ![svg](data:image/svg+xml;base64,PHN2Zz4=) ![js](javascript:alert(1))',
+    });
+    expect(container.querySelector('script, b, [onerror]')).toBeNull();
+    expect(container.textContent).toContain('<script>alert(1)</script><b>raw</b>');
     const links = container.querySelectorAll('a');
     expect(links).toHaveLength(1);
-    expect(links[0]?.getAttribute('href')).toBe('https://example.com');
+    expect(links[0]?.getAttribute('href')).toBe('https://example.com/');
     expect(links[0]?.getAttribute('rel')).toBe('noreferrer noopener');
+    const images = container.querySelectorAll('img');
+    expect([...images].map((image) => image.getAttribute('src'))).toEqual(['data:image/png;base64,AAAA']);
+    expect(images[0]?.getAttribute('referrerpolicy')).toBe('no-referrer');
+  });
+
+  it('complete unterminated markdown while streaming', () => {
+    const { container } = renderPart({ type: 'text', state: 'streaming', text: 'Half **bold text' });
+    expect(container.querySelector('strong')?.textContent).toBe('bold text');
+    expect(container.textContent).not.toContain('**');
+    const fence = renderPart({ type: 'text', state: 'streaming', text: 'Code:\n\n```python\nprint(' });
+    expect(fence.container.querySelector('[data-streamdown="code-block"] pre code')?.textContent).toBe('print(');
   });
 });
 

@@ -8,3 +8,8 @@ import { cleanup, configure } from '@testing-library/react';
 configure({ asyncUtilTimeout: 5000 });
 
 afterEach(() => cleanup());
+
+// The markdown renderer is a lazily loaded chunk in the app; load it before any
+// test renders, so text parts render as markdown from the first frame.
+import { loadMarkdownRenderer } from '../markdown/Markdown';
+await loadMarkdownRenderer();
