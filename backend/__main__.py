@@ -1,31 +1,72 @@
-"""``python -m backend --host 127.0.0.1 --port 8080 --data-dir ./data --presets-dir ./presets``"""
+"""``python -m backend --host 127.0.0.1 --port 8080 --data-dir ./data --presets-dir ./presets``
+
+Runs until SIGTERM or SIGINT, then drains (docs/operations.md): ``/health/ready`` turns 503 and
+new chats get 503 at once, answers in flight go on for up to ``--drain-seconds``, the rest are
+stopped (each ends with ``finish`` and is saved), and the process exits. A second signal skips
+the wait but still ends and saves every answer.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
 
 from aiohttp import web
 
 from backend.app import create_app
 from backend.errors import ConfigError
-from backend.settings import parse_settings
+from backend.observability.logs import configure_logging
+from backend.settings import Settings, parse_settings
+from backend.web.app_keys import CHAT
+
+logger = logging.getLogger("chatwire")
+
+# After the drain, connections still open get this long to finish writing their last bytes.
+CLOSE_SECONDS = 3.0
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = parse_settings(argv)
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        app = create_app(settings)
-    except ConfigError as error:
-        print(f"chatwire: configuration error: {error.public_message}", file=sys.stderr)
-        return 2
+async def serve(app: web.Application, settings: Settings) -> None:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=CLOSE_SECONDS)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=CLOSE_SECONDS)
+    await site.start()
     print(
         f"Chatwire on http://{settings.host}:{settings.port} (data: {settings.data_dir}, "
         f"presets: {settings.presets_dir})",
         flush=True,
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    stop, skip = asyncio.Event(), asyncio.Event()
+
+    def on_signal(number: int) -> None:
+        if stop.is_set():
+            logger.warning("second %s: ending every answer now", signal.Signals(number).name)
+            skip.set()
+        else:
+            logger.info("%s: draining for up to %.0f s", signal.Signals(number).name, settings.drain_seconds)
+            stop.set()
+
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, on_signal, number)
+    try:
+        await stop.wait()
+        await app[CHAT].drain(settings.drain_seconds, skip)
+    finally:
+        await runner.cleanup()
+    logger.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = parse_settings(argv)
+        configure_logging(settings.log_level, settings.log_format)
+        app = create_app(settings)
+    except ConfigError as error:
+        print(f"chatwire: configuration error: {error.public_message}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(app, settings))
     return 0
 
 

@@ -10,16 +10,21 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from backend.catalog import PresetCatalog
+from backend.chat.admission import Admission
 from backend.chat.prepare import TurnServices
 from backend.chat.preset_reload import poll_presets, reload_once
+from backend.chat.rate_limits import LimitSettings, RateLimits
 from backend.chat.service import ChatService
 from backend.chat.streams import InMemoryStreams
+from backend.observability.logs import AnswerLog
+from backend.observability.metrics import Metrics
 from backend.settings import Settings
 from backend.storage import Store
 from backend.tools.builtins import default_registry
 from backend.tools.mcp_bridge import McpManager
-from backend.web.app_keys import CHAT, MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
+from backend.web.app_keys import CHAT, MCP, METRICS, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
 from backend.web.common import error_middleware
+from backend.web.ops import observability_middleware, on_prepare
 from backend.web.routes import add_routes
 from backend.web.security import install_security, security_middleware
 
@@ -27,9 +32,21 @@ logger = logging.getLogger(__name__)
 
 
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
-    app[STORE] = await Store.open(app[SETTINGS].database_path)
-    services = TurnServices(app[SETTINGS], app[STORE], app[PRESETS], app[TOOLS], app[MCP])
-    app[CHAT] = ChatService(services, app[STREAMS])
+    settings = app[SETTINGS]
+    app[STORE] = await Store.open(settings.database_path)
+    services = TurnServices(settings, app[STORE], app[PRESETS], app[TOOLS], app[MCP])
+    limits = RateLimits(
+        LimitSettings(settings.max_streams, settings.client_requests_per_minute or None, settings.rate_limit_storage)
+    )
+    admission = Admission(limits, (app[METRICS], AnswerLog()), app[STORE])
+    app[CHAT] = chat = ChatService(services, app[STREAMS], admission)
+    streams = app[STREAMS]
+    app[METRICS].bind_live(
+        lambda: len(streams.active()),
+        lambda: sum(stream.followers for stream in streams.active()),
+        lambda: 1.0 if chat.admission.draining else 0.0,
+    )
+    app[METRICS].pending_approvals(await app[STORE].count_pending_approvals())
     yield
     await app[STREAMS].stop_all()  # saves partial answers before the database closes
     await app[STORE].close()
@@ -69,8 +86,15 @@ async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     # The security middleware runs first (docs/security.md): nothing else sees a refused request.
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[security_middleware, error_middleware])
+    # Observability is outermost (every request gets an id, an access line and a metric), then the
+    # security boundary (docs/security.md: nothing else sees a refused request), then errors.
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[observability_middleware, security_middleware, error_middleware],
+    )
+    app.on_response_prepare.append(on_prepare)
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     install_security(app, settings)
     app[TOOLS] = default_registry()
     app[PRESETS] = PresetCatalog(settings.presets_dir, app[TOOLS].names())

@@ -21,6 +21,8 @@ class PresetCatalog:
         self.directory = directory
         self.known_tools = known_tools
         self.presets: dict[str, Preset] = load_presets(directory, known_tools)
+        # Why the last reload failed (the previous presets stay in use), for the readiness check.
+        self.last_error: str | None = None
         self._fingerprint = self._scan()
 
     def _scan(self) -> tuple[tuple[str, int, int], ...]:
@@ -34,8 +36,10 @@ class PresetCatalog:
             presets = load_presets(self.directory, self.known_tools)
         except ConfigError as error:
             logger.error("preset reload failed, keeping the previous presets: %s", error.public_message)
+            self.last_error = error.public_message
             return False
         self.presets = presets
+        self.last_error = None
         self._fingerprint = self._scan()
         logger.info("presets reloaded: %s", ", ".join(sorted(presets)))
         return True

@@ -32,10 +32,13 @@ ErrorCategory: TypeAlias = Literal[
     "bad_request",
     "network",
     "upstream",
+    "timeout",
 ]
 
 # Categories worth another attempt when nothing has been streamed yet.
-RETRYABLE_CATEGORIES: frozenset[ErrorCategory] = frozenset({"rate_limited", "overloaded", "network", "upstream"})
+RETRYABLE_CATEGORIES: frozenset[ErrorCategory] = frozenset(
+    {"rate_limited", "overloaded", "network", "upstream", "timeout"}
+)
 
 _CATEGORY_TEXT: dict[ErrorCategory, str] = {
     "auth": "authentication failed (check the API key)",
@@ -46,6 +49,7 @@ _CATEGORY_TEXT: dict[ErrorCategory, str] = {
     "bad_request": "the request was rejected",
     "network": "could not reach the service",
     "upstream": "the service failed",
+    "timeout": "the service did not answer in time",
 }
 
 # Things that look like credentials: provider key prefixes and long opaque tokens.

@@ -32,6 +32,7 @@ from backend.events import (
 from backend.messages import AssistantMessage, Message, ToolMessage
 from backend.providers.base import ChatModel, ModelCall
 from backend.steps import assistant_message_from_events
+from backend.upstream_wait import UpstreamTimeouts, guarded
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +82,19 @@ class ToolRunner(Protocol):
 
 
 async def _stream_with_retries(
-    model: ChatModel, call: ModelCall, policy: RetryPolicy, sleep: Sleep
+    model: ChatModel,
+    call: ModelCall,
+    policy: RetryPolicy,
+    sleep: Sleep,
+    idle: float | None,
+    deadline: float | None,
+    on_retry: Callable[[ProviderError], None] | None,
 ) -> AsyncIterator[ChatEvent]:
     attempt = 1
     while True:
         started = False
         try:
-            async for event in model.stream(call):
+            async for event in guarded(model.stream(call), model.provider, idle, deadline):
                 started = True
                 yield event
             return
@@ -96,6 +103,8 @@ async def _stream_with_retries(
             if delay is None:
                 raise
             logger.info("retrying %s after %s (attempt %d, %.2fs)", error.provider, error.category, attempt, delay)
+            if on_retry is not None:
+                on_retry(error)
             attempt += 1
             await sleep(delay)
 
@@ -115,12 +124,16 @@ async def run_chat(
     max_steps: int = 1,
     sleep: Sleep = asyncio.sleep,
     usage: Usage | None = None,
+    timeouts: UpstreamTimeouts | None = None,
+    on_retry: Callable[[ProviderError], None] | None = None,
 ) -> AsyncIterator[ChatEvent]:
     """Stream the chat events of one answer. Never raises ``ProviderError``: it becomes ``ChatError``.
 
     ``usage``: what the answer already cost before this request (a continued message), so the
-    final usage covers all of it.
+    final usage covers all of it. ``timeouts``: the provider's idle limit and the answer's deadline.
     """
+    timeouts = timeouts or UpstreamTimeouts()
+    deadline = timeouts.deadline()
     policy = policy or RetryPolicy()
     usage = usage or Usage()
     reason: FinishReason = "stop"
@@ -129,7 +142,9 @@ async def run_chat(
         step_events: list[ChatEvent] = []
         in_step = False
         try:
-            async for event in _stream_with_retries(model, replace(call, messages=messages), policy, sleep):
+            async for event in _stream_with_retries(
+                model, replace(call, messages=messages), policy, sleep, timeouts.idle_seconds, deadline, on_retry
+            ):
                 if not in_step:
                     in_step = True
                     yield StepStart()

@@ -73,6 +73,19 @@ class BuiltinToolOptions(BaseModel):
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
 
+class TimeoutsTable(BaseModel):
+    """Upstream timeouts (docs/presets.md): a hung provider must not hold a block for minutes."""
+
+    model_config = _STRICT
+    # Opening the connection (TCP + TLS) to the provider.
+    connect_seconds: float = Field(default=10.0, gt=0, le=300)
+    # No event from the provider for this long ends the attempt (retried like a 5xx before output).
+    # A slow reasoning model that thinks silently may need more.
+    idle_seconds: float = Field(default=90.0, gt=0, le=3600)
+    # The whole answer, every step and retry included.
+    total_seconds: float = Field(default=900.0, gt=0, le=86400)
+
+
 class PresetFile(BaseModel):
     """The validated content of one preset file (after ``extends`` is applied)."""
 
@@ -100,6 +113,10 @@ class PresetFile(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     # Secrets other than ``api_key`` a provider names (``ProviderSpec.credentials``): name → variable.
     credentials_env: dict[str, Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(default_factory=dict)
+    timeouts: TimeoutsTable = TimeoutsTable()
+    # Optional budgets for everyone using this preset (docs/operations.md): requests and tokens per minute.
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
 
     @field_validator("provider")
     @classmethod

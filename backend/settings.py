@@ -15,6 +15,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from backend.errors import ConfigError
 from backend.request_limits import RequestLimits
@@ -37,6 +38,12 @@ ENVIRONMENT = {
     "auth_token": "CHATWIRE_AUTH_TOKEN",
     "auth_token_file": "CHATWIRE_AUTH_TOKEN_FILE",
     "insecure_no_auth": "CHATWIRE_INSECURE_NO_AUTH",
+    # Operations (docs/operations.md).
+    "drain_seconds": "CHATWIRE_DRAIN_SECONDS",
+    "max_streams": "CHATWIRE_MAX_STREAMS",
+    "client_requests_per_minute": "CHATWIRE_CLIENT_REQUESTS_PER_MINUTE",
+    "rate_limit_storage": "CHATWIRE_RATE_LIMIT_STORAGE",
+    "log_format": "CHATWIRE_LOG_FORMAT",
 }
 
 # A shorter token is refused: it would be guessable over a LAN.
@@ -93,6 +100,14 @@ class Settings:
     auth_token: str | None = field(default=None, repr=False)
     insecure_no_auth: bool = False
     limits: RequestLimits = field(default_factory=RequestLimits)
+    # Operations (docs/operations.md): how long answers in flight may finish after SIGTERM, the
+    # process's concurrent answers, each client's requests per minute (0: off), where rate-limit
+    # counts live, and the log line format.
+    drain_seconds: float = 20.0
+    max_streams: int = 200
+    client_requests_per_minute: int = 0
+    rate_limit_storage: str = "memory://"
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def database_path(self) -> Path:
@@ -178,6 +193,7 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         "--preset-poll-seconds", type=float, default=float(env.get(ENVIRONMENT["preset_poll_seconds"], "2"))
     )
     _add_security_arguments(parser, env)
+    _add_operations_arguments(parser, env)
     args = parser.parse_args(argv)
     auth_token = read_auth_token(args.auth_token, args.auth_token_file)
     if not is_loopback_host(args.host) and auth_token is None and not args.insecure_no_auth:
@@ -206,6 +222,11 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         cors_origins=tuple(origin.rstrip("/") for origin in args.cors_origin),
         auth_token=auth_token,
         insecure_no_auth=args.insecure_no_auth,
+        drain_seconds=args.drain_seconds,
+        max_streams=args.max_streams,
+        client_requests_per_minute=args.client_requests_per_minute,
+        rate_limit_storage=args.rate_limit_storage,
+        log_format=args.log_format,
     )
 
 
@@ -231,3 +252,31 @@ def _add_security_arguments(parser: argparse.ArgumentParser, env: Mapping[str, s
         default=_truthy(env.get(ENVIRONMENT["insecure_no_auth"], "")),
         help="allow a non-loopback --host without an auth token (logs a warning)",
     )
+
+
+def _add_operations_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """Drain, limits and logs (docs/operations.md)."""
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=float(env.get(ENVIRONMENT["drain_seconds"], "20")),
+        help="after SIGTERM/SIGINT, how long answers in flight may finish before they are stopped and saved",
+    )
+    parser.add_argument(
+        "--max-streams",
+        type=int,
+        default=int(env.get(ENVIRONMENT["max_streams"], "200")),
+        help="concurrent answers in this process; past it, new chats get 503 (0: no limit)",
+    )
+    parser.add_argument(
+        "--client-requests-per-minute",
+        type=int,
+        default=int(env.get(ENVIRONMENT["client_requests_per_minute"], "0")),
+        help="chat requests per minute per client (auth token, else remote address); 0: no limit",
+    )
+    parser.add_argument(
+        "--rate-limit-storage",
+        default=env.get(ENVIRONMENT["rate_limit_storage"], "memory://"),
+        help="where rate-limit counts live: memory:// (this process) or redis://host:port (shared)",
+    )
+    parser.add_argument("--log-format", choices=("text", "json"), default=env.get(ENVIRONMENT["log_format"], "text"))

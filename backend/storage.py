@@ -122,8 +122,9 @@ def _token_count(value: Any) -> int:
 class Store:
     """Open with ``await Store.open(path)``; close with ``await store.close()``."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
         self._db = connection
+        self._path = path
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -133,7 +134,7 @@ class Store:
         await connection.execute("PRAGMA journal_mode=WAL")
         await connection.execute("PRAGMA synchronous=NORMAL")
         await connection.execute("PRAGMA busy_timeout=5000")
-        store = cls(connection)
+        store = cls(connection, path)
         await store._migrate()
         return store
 
@@ -260,6 +261,25 @@ class Store:
                     time.time(),
                 ),
             )
+
+    async def count_pending_approvals(self) -> int:
+        async with self._db.execute("SELECT count(*) FROM approvals WHERE status = 'pending'") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row is not None else 0
+
+    async def check_writable(self) -> None:
+        """Raises ``OSError`` / ``sqlite3.Error`` unless the data directory and the database take a
+        write (SQLite creates journal files next to the database, so the directory must be writable)."""
+        probe = self._path.parent / ".ready-probe"
+
+        def touch_probe() -> None:
+            probe.write_bytes(b"ok")
+            probe.unlink()
+
+        await asyncio.to_thread(touch_probe)
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            await self._db.execute("ROLLBACK")
 
     async def take_approval(
         self, block_id: str, approval_id: str, tool_call_id: str, answer: str

@@ -20,7 +20,13 @@ def free_port() -> int:
 
 class ServerProcess:
     def __init__(
-        self, data_dir: Path, presets_dir: Path, *extra: str, cwd: Path | None = None, pythonpath: Path | None = None
+        self,
+        data_dir: Path,
+        presets_dir: Path,
+        *extra: str,
+        cwd: Path | None = None,
+        pythonpath: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,7 +46,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-            env={**os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {})},
+            env={**os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {}), **(env or {})},
         )
         self.wait_ready()
 

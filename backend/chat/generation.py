@@ -19,9 +19,11 @@ from typing import Any
 import orjson
 
 from backend.aisdk.encode import UIMessageStreamEncoder
+from backend.chat.report import AnswerRecorder
 from backend.chat.saving import current_version, save_answer, uninterrupted
 from backend.chat.streams import ActiveStream
 from backend.chat.turn import Turn
+from backend.events import ChatError
 from backend.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ logger = logging.getLogger(__name__)
 ANSWER_NOT_SAVED = "The answer was not saved on the server (see the server log); copy it before reloading."
 
 
-async def generate(turn: Turn, stream: ActiveStream, store: Store) -> None:
+async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: AnswerRecorder) -> None:
     encoder = UIMessageStreamEncoder()
     assembler = turn.assembler()
     held: list[bytes] = []  # the finish chunk, appended after the save
@@ -50,7 +52,8 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store) -> None:
         emit(encoder.start(turn.message_id, turn.metadata))
         started = True
         async with turn.open_model() as model:
-            async for event in turn.events(model):
+            async for event in turn.events(model, on_retry=recorder.retried):
+                recorder.observe(event)
                 for chunk in encoder.encode(event):
                     emit(chunk)
     except asyncio.CancelledError:
@@ -61,6 +64,7 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store) -> None:
                 emit(chunk)
     except Exception:
         logger.exception("chat generation failed for block %s", turn.block_id)
+        recorder.observe(ChatError("internal error", "internal"))
         if not started:
             emit(encoder.start(turn.message_id, turn.metadata))
         if not encoder.finished:

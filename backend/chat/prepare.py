@@ -31,6 +31,7 @@ from backend.tools.base import ToolContext, ToolRegistry
 from backend.tools.mcp_bridge import McpManager
 from backend.tools.runner import ServerToolRunner
 from backend.tools.selection import select_server_tools
+from backend.upstream_wait import UpstreamTimeouts
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,12 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
             credentials=credentials,
             base_url=preset.file.base_url,
             headers=preset.file.headers,
+            # The SDK's own read timeout stays above the idle guard, which decides and says why.
+            timeout_seconds=preset.file.timeouts.idle_seconds + 30,
+            connect_timeout_seconds=preset.file.timeouts.connect_seconds,
+            total_timeout_seconds=preset.file.timeouts.total_seconds,
         ),
+        timeouts=UpstreamTimeouts(preset.file.timeouts.idle_seconds, preset.file.timeouts.total_seconds),
         policy=retry_policy(settings),
         max_steps=preset.file.max_steps,
         resolved=resolved,

@@ -1,30 +1,49 @@
-"""``ChatService``: what every front door calls. Start, follow, resume and stop answers; preview
-the resolved configuration; list presets; check ``ai:*`` settings before they are stored."""
+"""``ChatService``: what every front door calls. Start, follow, resume and stop answers; run a
+stateless turn; drain and readiness; plus the configuration views (``config_views.py``)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
+from backend.chat.admission import Admission
+from backend.chat.config_views import ConfigViews
 from backend.chat.generation import generate
-from backend.chat.prepare import TurnServices, prepare_turn, request_layers
+from backend.chat.prepare import TurnServices, prepare_turn
 from backend.chat.streams import ActiveStream, LiveStreams, StreamBusy
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import ChatEvent
-from backend.resolve import metadata_overrides, resolve
+
+logger = logging.getLogger(__name__)
+
+
+def _busy(block_id: str, active: ActiveStream) -> RequestError:
+    return RequestError(
+        f"Block {block_id} is already streaming (message {active.message_id}); "
+        f"stop it with POST /api/ai/chat/{block_id}/stop or resume it.",
+        code="stream_active",
+        details={"activeStream": active.describe()},
+    )
 
 
 def new_message_id() -> str:
     return "msg-" + secrets.token_urlsafe(12)
 
 
-class ChatService:
-    def __init__(self, services: TurnServices, streams: LiveStreams) -> None:
+class ChatService(ConfigViews):
+    """Answers: start (stored in a block), follow, resume, stop; prepare/run for stateless front
+    doors; drain and readiness for the process. Every answer passes ``Admission`` once."""
+
+    def __init__(self, services: TurnServices, streams: LiveStreams, admission: Admission) -> None:
+        super().__init__(services)
         self._services = services
         self._streams = streams
+        self.admission = admission
 
     @property
     def streams(self) -> LiveStreams:
@@ -32,30 +51,72 @@ class ChatService:
 
     async def start(self, request: TurnRequest) -> ActiveStream:
         """Prepare the turn and start generating it (``RequestError`` if it cannot start)."""
+        self.admission.check_open(len(self._streams.active()))
+        busy_stream = self._streams.get(request.block_id)
+        if busy_stream is not None and not busy_stream.done:
+            raise _busy(request.block_id, busy_stream)
         turn = await prepare_turn(self._services, request, new_message_id)
+        admitted = await self.admission.admit(turn, request.client_id)
         stream = ActiveStream(block_id=turn.block_id, chat_id=turn.chat_id, message_id=turn.message_id)
         store = self._services.store
+
+        async def answer(active: ActiveStream) -> None:
+            try:
+                await generate(turn, active, store, admitted.recorder)
+            finally:
+                await self.admission.finished(admitted)
+
         try:
-            return self._streams.start(stream, lambda active: generate(turn, active, store))
+            return self._streams.start(stream, answer)
         except StreamBusy as busy:
-            block_id = request.block_id
-            raise RequestError(
-                f"Block {block_id} is already streaming (message {busy.active.message_id}); "
-                f"stop it with POST /api/ai/chat/{block_id}/stop or resume it.",
-                code="stream_active",
-                details={"activeStream": busy.active.describe()},
-            ) from None
+            raise _busy(request.block_id, busy.active) from None
 
     async def prepare(self, request: TurnRequest) -> Turn:
         """Decide a turn for a front door that streams it itself (``RequestError`` if it cannot start)."""
+        self.admission.check_open(len(self._streams.active()))
         return await prepare_turn(self._services, request, new_message_id)
 
-    async def run(self, turn: Turn) -> AsyncGenerator[ChatEvent, None]:
+    async def run(self, turn: Turn, client_id: str | None = None) -> AsyncGenerator[ChatEvent, None]:
         """The chat events of a prepared turn, for a stateless front door that encodes them in its
-        own wire format. Nothing is saved; closing the generator cancels the provider call."""
-        async with turn.open_model() as model:
-            async for event in turn.events(model):
-                yield event
+        own wire format. Nothing is saved; closing the generator cancels the provider call. The
+        limits are charged when the first event is asked for (``RequestError`` then)."""
+        admitted = await self.admission.admit(turn, client_id)
+        try:
+            async with turn.open_model() as model:
+                async for event in turn.events(model, on_retry=admitted.recorder.retried):
+                    admitted.recorder.observe(event)
+                    yield event
+        finally:
+            await self.admission.finished(admitted)
+
+    async def drain(self, seconds: float, skip: asyncio.Event | None = None) -> None:
+        """Refuse new answers; let the ones in flight finish for up to ``seconds`` (or until
+        ``skip`` is set: a second signal); then stop the rest, each ended and saved."""
+        self.admission.draining = True
+        waits = [asyncio.shield(stream.task) for stream in self._streams.active() if stream.task is not None]
+        if waits:
+            logger.info("draining: %d answers in flight, waiting up to %.0f s", len(waits), seconds)
+            everything: asyncio.Future[list[object]] = asyncio.gather(*waits, return_exceptions=True)
+            watchers: list[asyncio.Future[Any]] = [everything]
+            if skip is not None:
+                watchers.append(asyncio.ensure_future(skip.wait()))
+            await asyncio.wait(watchers, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            for watcher in watchers[1:]:
+                watcher.cancel()
+        await self._streams.stop_all()
+
+    async def readiness(self) -> dict[str, str]:
+        """Each check's state ("ok" or why not): the store takes writes, the presets loaded, not draining."""
+        checks: dict[str, str] = {}
+        try:
+            await self._services.store.check_writable()
+            checks["store"] = "ok"
+        except Exception as error:
+            checks["store"] = f"not writable ({type(error).__name__})"
+        error_text = self._services.presets.last_error
+        checks["presets"] = "ok" if error_text is None else f"the last reload failed: {error_text}"
+        checks["draining"] = "yes" if self.admission.draining else "ok"
+        return checks
 
     async def follow(self, stream: ActiveStream, position: int = 0) -> AsyncGenerator[bytes | None, None]:
         """The stream's encoded chunks from ``position`` (``None`` while idle: time for a
@@ -81,50 +142,3 @@ class ChatService:
     async def stop(self, block_id: str) -> ActiveStream | None:
         """Stop the block's answer; returns once its partial answer is saved."""
         return await self._streams.stop(block_id)
-
-    async def preview(self, block_id: str, url_preset: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
-        """The effective configuration of the block's next answer, and where each field came from."""
-        layers = await request_layers(self._services.store, block_id, options, url_preset)
-        resolved = resolve(layers, self._services.presets.presets)
-        return {
-            **resolved.describe(),
-            "maxTokens": resolved.max_tokens,
-            "temperature": resolved.temperature,
-            "topP": resolved.top_p,
-            "systemPromptSet": resolved.system is not None,
-            "thinking": {
-                "enabled": resolved.thinking.enabled,
-                "budgetTokens": resolved.thinking.budget_tokens,
-                "effort": resolved.thinking.effort,
-            },
-        }
-
-    def presets_overview(self) -> list[dict[str, Any]]:
-        secrets_ = self._services.settings.secrets
-        return [
-            {
-                "name": preset.name,
-                "description": preset.file.description,
-                "provider": preset.file.provider,
-                "model": preset.file.model,
-                "apiKeyPresent": all(
-                    secrets_.get(variable) is not None
-                    for variable in (preset.file.credential_env(name) for name in preset.spec.credentials)
-                    if variable is not None
-                ),
-                "thinking": preset.file.thinking.enabled,
-                "tools": list(preset.file.tools),
-            }
-            for preset in sorted(self._services.presets.presets.values(), key=lambda p: p.name)
-        ]
-
-    def check_ai_settings(self, payload: Mapping[str, Any]) -> None:
-        """Reject ``ai:*`` values that would break every later chat of the block (bad preset, bad field)."""
-        kept = {key: value for key, value in payload.items() if key.startswith("ai:") and value is not None}
-        overrides = metadata_overrides(kept, "block")
-        presets = self._services.presets.presets
-        if overrides.preset is not None and overrides.preset not in presets:
-            raise RequestError(
-                f"Unknown preset '{overrides.preset}' in ai:preset. Available presets: {', '.join(sorted(presets))}.",
-                code="unknown_preset",
-            )

@@ -94,6 +94,10 @@ class LiveStreams(Protocol):
 
     def get(self, block_id: str) -> ActiveStream | None: ...
 
+    def active(self) -> list[ActiveStream]:
+        """The streams generating in this process."""
+        ...
+
     def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
         """Register ``stream`` and run ``run(stream)`` as its generation; ``StreamBusy`` if the
         block already has a live one."""
@@ -114,6 +118,9 @@ class InMemoryStreams:
 
     def get(self, block_id: str) -> ActiveStream | None:
         return self._streams.get(block_id)
+
+    def active(self) -> list[ActiveStream]:
+        return [stream for stream in self._streams.values() if not stream.done]
 
     def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
         active = self._streams.get(stream.block_id)

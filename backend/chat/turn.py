@@ -8,7 +8,7 @@ before the next ``start-step``), then the model loop.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from backend.aisdk.assemble import UIMessageAssembler
 from backend.aisdk.convert import to_model_messages
 from backend.aisdk.request import UIMessage
+from backend.errors import ProviderError
 from backend.events import ChatEvent, Usage
 from backend.loop import RetryPolicy, run_chat
 from backend.messages import ApprovalAnswer, Message, ToolDefinition, ToolResultContent
@@ -23,6 +24,7 @@ from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.registry import create_model
 from backend.resolve import ResolvedPreset
 from backend.tools.runner import ServerToolRunner
+from backend.upstream_wait import UpstreamTimeouts
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,9 @@ class TurnRequest:
     options: Mapping[str, Any] | None = None
     client_tools: tuple[ToolDefinition, ...] | None = None
     load_history: bool = False
+    # Who is asking, for per-client limits (a front door decides: a token's hash, a remote address).
+    client_id: str | None = None
+    front_door: str = "chat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,8 @@ class Turn:
     previous_usage: Usage  # what the continued message already cost (the client deep-merges usage)
     continued_index: int = 0  # the continued message's index in the history, for error paths
     stateless: bool = False  # nothing is saved (a stateless front door's turn)
+    timeouts: UpstreamTimeouts = field(default_factory=UpstreamTimeouts)
+    front_door: str = "chat"
 
     def assembler(self) -> UIMessageAssembler:
         return UIMessageAssembler(self.message_id, self.base_message)
@@ -78,7 +85,9 @@ class Turn:
         finally:
             await model.aclose()
 
-    async def events(self, model: ChatModel) -> AsyncIterator[ChatEvent]:
+    async def events(
+        self, model: ChatModel, on_retry: Callable[[ProviderError], None] | None = None
+    ) -> AsyncIterator[ChatEvent]:
         """Answered approvals first, then the loop. Usage is cumulative over the continued message."""
         messages: tuple[Message, ...] = self.call.messages
         if self.continued is not None:
@@ -90,6 +99,13 @@ class Turn:
             messages += to_model_messages([self.continued], results, first_index=self.continued_index)
         call = replace(self.call, messages=messages)
         async for event in run_chat(
-            model, call, policy=self.policy, tools=self.runner, max_steps=self.max_steps, usage=self.previous_usage
+            model,
+            call,
+            policy=self.policy,
+            tools=self.runner,
+            max_steps=self.max_steps,
+            usage=self.previous_usage,
+            timeouts=self.timeouts,
+            on_retry=on_retry,
         ):
             yield event

@@ -79,7 +79,7 @@ class AnthropicModel:
     def __init__(self, config: ProviderConfig) -> None:
         self.provider = config.provider
         self._secrets = (config.api_key,) if config.api_key else ()
-        timeout = anthropic.Timeout(config.timeout_seconds, connect=min(10.0, config.timeout_seconds))
+        timeout = anthropic.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
         self._client = anthropic.AsyncAnthropic(
             # Always explicit: with `None` the SDK would fall back to ANTHROPIC_API_KEY, profile
             # files and ANTHROPIC_BASE_URL, and only settings.py may read the environment.

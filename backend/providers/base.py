@@ -53,7 +53,11 @@ class ProviderConfig:
     provider: str
     credentials: Mapping[str, str] = field(default_factory=dict)
     base_url: str | None = None
+    # The SDK's read timeout (the loop's idle guard is the one that decides), its connect timeout,
+    # and a bound on one whole request for SDKs that only know a total (Gemini).
     timeout_seconds: float = 600.0
+    connect_timeout_seconds: float = 10.0
+    total_timeout_seconds: float = 900.0
     # Extra HTTP headers a preset allows (e.g. OpenRouter's attribution headers).
     headers: Mapping[str, str] = field(default_factory=dict)
 

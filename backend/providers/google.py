@@ -143,7 +143,7 @@ class GoogleModel:
                 base_url=config.base_url or _DEFAULT_BASE_URL,
                 api_version=DEFAULT_API_VERSION,  # per call: the [google] api_version option
                 headers=dict(config.headers),
-                timeout=round(config.timeout_seconds * 1000),  # milliseconds
+                timeout=round(config.total_timeout_seconds * 1000),  # milliseconds, for the whole request
                 # No retries: the loop owns them. Without retry_options the SDK still retries
                 # once, after sleeping 1-10 s, on an aiohttp connection error (_api_client.py
                 # _async_request_once); one attempt via retry_options turns that off too.

@@ -47,7 +47,7 @@ def create_client(config: ProviderConfig) -> openai.AsyncOpenAI:
     building a client would otherwise load the certifi bundle again (~50 ms of CPU), and the
     web layer builds a model per chat request.
     """
-    timeout = openai.Timeout(config.timeout_seconds, connect=min(10.0, config.timeout_seconds))
+    timeout = openai.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
     return openai.AsyncOpenAI(
         api_key=config.api_key or _NO_KEY_PLACEHOLDER,
         # Always explicit: with None the SDK would read OPENAI_BASE_URL (only settings.py reads

@@ -7,6 +7,7 @@ from aiohttp import web
 from backend.catalog import PresetCatalog
 from backend.chat.service import ChatService
 from backend.chat.streams import InMemoryStreams
+from backend.observability.metrics import Metrics
 from backend.settings import Settings
 from backend.storage import Store
 from backend.tools.base import ToolRegistry
@@ -19,3 +20,4 @@ STREAMS = web.AppKey("streams", InMemoryStreams)
 TOOLS = web.AppKey("tools", ToolRegistry)
 MCP = web.AppKey("mcp", McpManager)
 CHAT = web.AppKey("chat", ChatService)
+METRICS = web.AppKey("metrics", Metrics)

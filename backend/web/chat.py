@@ -20,6 +20,7 @@ from backend.messages import ToolDefinition
 from backend.request_limits import check_messages
 from backend.web.app_keys import CHAT, SETTINGS
 from backend.web.common import block_id_from, json_response, read_json
+from backend.web.ops import client_identity
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -55,6 +56,7 @@ def turn_request(block_id: str, body: ChatRequestBody, payload: dict[str, Any], 
         options=request_options(request.headers, body.options),
         client_tools=declared,
         load_history=body.loadHistory,
+        client_id=client_identity(request),
     )
 
 

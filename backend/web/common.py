@@ -33,6 +33,9 @@ STATUS_BY_CODE = {
     "stream_active": 409,
     "version_conflict": 409,
     "mcp_unavailable": 503,
+    "rate_limited": 429,
+    "too_many_streams": 503,
+    "draining": 503,
 }
 
 
@@ -77,7 +80,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except RequestError as error:
         status = STATUS_BY_CODE.get(error.code, 400)
-        return json_response(error_body(error.code, error.public_message, error.details), status=status)
+        retry_after = error.details.get("retryAfterSeconds")
+        headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int | float) else None
+        return json_response(
+            error_body(error.code, error.public_message, error.details), status=status, headers=headers
+        )
     except ChatwireError as error:
         logger.warning("request failed: %s", error.public_message)
         code = error.code if error.code in STATUS_BY_CODE else "error"

@@ -5,16 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from backend.web import chat, config, conversations, static
-from backend.web.common import json_response
-
-
-async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+from backend.web.ops import add_ops_routes
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/health", health)
-    app.router.add_get("/health/live", health)  # always open, even with --auth-token (docs/security.md)
+    add_ops_routes(app)
     app.router.add_post("/api/ai/chat/{block_id}", chat.post_chat)
     app.router.add_post("/api/ai/chat/{block_id}/stop", chat.stop_chat)
     app.router.add_get("/api/ai/chat/{block_id}/{chat_id}/stream", chat.resume_chat)

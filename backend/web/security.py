@@ -39,7 +39,9 @@ from backend.web.common import Handler, error_body, json_response
 
 logger = logging.getLogger(__name__)
 
-OPEN_PATHS = frozenset({"/health", "/health/live"})
+OPEN_PATHS = frozenset({"/health", "/health/live", "/health/ready"})
+# Outside /api/, what needs the token when one is set (metrics reveal presets, models and volumes).
+GATED_PATHS = frozenset({"/metrics"})
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -189,9 +191,10 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         )
     api = request.path.startswith("/api/")
     if policy.token is not None:
-        if not api and "token" in request.query and request.method == "GET":
+        gated = api or request.path in GATED_PATHS
+        if not gated and "token" in request.query and request.method == "GET":
             return _token_login(request, policy)
-        if api and not policy.authenticated(request):
+        if gated and not policy.authenticated(request):
             return _forbidden(
                 "unauthorized",
                 "Authentication required: send Authorization: Bearer <token> (see docs/security.md).",
