@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import subprocess
@@ -13,6 +14,10 @@ import pytest
 from tests.ops.helpers import ops_client, user_message
 from tests.sse import parse_sse
 from tests.upstream import FakeUpstream
+
+
+async def run(command: list[str]) -> subprocess.CompletedProcess[bytes]:
+    return await asyncio.to_thread(subprocess.run, command, capture_output=True, check=False)
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -90,16 +95,16 @@ async def test_ready_fails_when_the_data_dir_turns_read_only(
     assert (await ready.json())["checks"] == {"store": "ok", "presets": "ok", "draining": "ok"}
     # A read-only bind mount over the data dir: what the server opens from now on is read-only
     # (as after a volume turns read-only); root would ignore a chmod.
-    bound = subprocess.run(["mount", "--bind", str(data), str(data)], capture_output=True)
+    bound = await run(["mount", "--bind", str(data), str(data)])
     if bound.returncode != 0:
         pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip()}")
     try:
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(data)], check=True)
+        assert (await run(["mount", "-o", "remount,bind,ro", str(data)])).returncode == 0
         failing = await client.get("/health/ready")
         body = await failing.json()
         assert failing.status == 503 and body["failed"] == ["store"]
         assert body["checks"]["store"].startswith("not writable")
         assert (await client.get("/health/live")).status == 200  # the process still answers
     finally:
-        subprocess.run(["umount", str(data)], check=False)
+        await run(["umount", str(data)])
     assert (await client.get("/health/ready")).status == 200
