@@ -16,6 +16,7 @@ import orjson
 from backend.aisdk.convert import approval_answers, to_model_messages, usage_from_aisdk
 from backend.aisdk.request import UIMessage
 from backend.catalog import PresetCatalog
+from backend.chat.fallbacks import prepare_fallbacks, provider_config
 from backend.chat.history import check_history, merge_with_stored, split_system
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
@@ -23,7 +24,7 @@ from backend.events import Usage
 from backend.loop import RetryPolicy
 from backend.messages import ToolDefinition
 from backend.presets import Preset
-from backend.providers.base import ModelCall, ProviderConfig
+from backend.providers.base import ModelCall
 from backend.resolve import FieldOverrides, Layer, metadata_overrides, parse_overrides, resolve
 from backend.settings import Secrets, Settings
 from backend.storage import ApprovalStore, Store
@@ -156,11 +157,9 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         base_message=base_message,
         continued=messages[-1] if continuing else None,
         call=call,
-        provider_config=ProviderConfig(
-            provider=preset.file.provider,
-            credentials=credentials,
-            base_url=preset.file.base_url,
-            headers=preset.file.headers,
+        provider_config=provider_config(preset, credentials),
+        fallbacks=prepare_fallbacks(
+            resolved, services.presets.presets, lambda fallback: credentials_for(fallback, settings.secrets)
         ),
         policy=retry_policy(settings),
         max_steps=preset.file.max_steps,

@@ -17,7 +17,7 @@ from backend.aisdk.assemble import UIMessageAssembler
 from backend.aisdk.convert import to_model_messages
 from backend.aisdk.request import UIMessage
 from backend.events import ChatEvent, Usage
-from backend.loop import RetryPolicy, run_chat
+from backend.loop import Fallbacks, RetryPolicy, run_chat
 from backend.messages import ApprovalAnswer, Message, ToolDefinition, ToolResultContent
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.registry import create_model
@@ -66,6 +66,7 @@ class Turn:
     previous_usage: Usage  # what the continued message already cost (the client deep-merges usage)
     continued_index: int = 0  # the continued message's index in the history, for error paths
     stateless: bool = False  # nothing is saved (a stateless front door's turn)
+    fallbacks: Fallbacks = field(default_factory=Fallbacks)  # who answers when the preset's provider gives up
 
     def assembler(self) -> UIMessageAssembler:
         return UIMessageAssembler(self.message_id, self.base_message)
@@ -90,6 +91,12 @@ class Turn:
             messages += to_model_messages([self.continued], results, first_index=self.continued_index)
         call = replace(self.call, messages=messages)
         async for event in run_chat(
-            model, call, policy=self.policy, tools=self.runner, max_steps=self.max_steps, usage=self.previous_usage
+            model,
+            call,
+            policy=self.policy,
+            tools=self.runner,
+            max_steps=self.max_steps,
+            usage=self.previous_usage,
+            fallbacks=self.fallbacks,
         ):
             yield event
