@@ -107,6 +107,8 @@ class PresetFile(BaseModel):
     # ``fallback_on`` (docs/presets.md "Fallbacks").
     fallbacks: tuple[str, ...] = ()
     fallback_on: tuple[ErrorCategory, ...] = DEFAULT_FALLBACK_ON
+    # The ai major of the apps using this preset, when a request does not say (docs/api.md).
+    protocol: Literal[5, 6, 7] | None = None
     # Secrets other than ``api_key`` a provider names (``ProviderSpec.credentials``): name → variable.
     credentials_env: dict[str, Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(default_factory=dict)
 

@@ -37,6 +37,9 @@ ENVIRONMENT = {
     "auth_token": "CHATWIRE_AUTH_TOKEN",
     "auth_token_file": "CHATWIRE_AUTH_TOKEN_FILE",
     "insecure_no_auth": "CHATWIRE_INSECURE_NO_AUTH",
+    # Issue 14: the AI SDK's tool approval signatures, and the default client major (5, 6, 7).
+    "approval_secret": "CHATWIRE_APPROVAL_SECRET",
+    "protocol": "CHATWIRE_PROTOCOL",
 }
 
 # A shorter token is refused: it would be guessable over a LAN.
@@ -93,6 +96,10 @@ class Settings:
     auth_token: str | None = field(default=None, repr=False)
     insecure_no_auth: bool = False
     limits: RequestLimits = field(default_factory=RequestLimits)
+    # Issue 14 (docs/api.md): signs every tool approval request the AI SDK way and refuses an
+    # answer without a valid signature; and the UI stream major for clients that do not say.
+    approval_secret: str | None = field(default=None, repr=False)
+    protocol: int = 7
 
     @property
     def database_path(self) -> Path:
@@ -178,7 +185,11 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         "--preset-poll-seconds", type=float, default=float(env.get(ENVIRONMENT["preset_poll_seconds"], "2"))
     )
     _add_security_arguments(parser, env)
+    parser.add_argument("--approval-secret", default=env.get(ENVIRONMENT["approval_secret"]))
+    parser.add_argument("--protocol", type=int, choices=(5, 6, 7), default=int(env.get(ENVIRONMENT["protocol"], "7")))
     args = parser.parse_args(argv)
+    if args.approval_secret is not None and len(args.approval_secret) < MIN_AUTH_TOKEN_LENGTH:
+        raise ConfigError(f"--approval-secret must be at least {MIN_AUTH_TOKEN_LENGTH} characters long")
     auth_token = read_auth_token(args.auth_token, args.auth_token_file)
     if not is_loopback_host(args.host) and auth_token is None and not args.insecure_no_auth:
         raise ConfigError(
@@ -206,6 +217,8 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         cors_origins=tuple(origin.rstrip("/") for origin in args.cors_origin),
         auth_token=auth_token,
         insecure_no_auth=args.insecure_no_auth,
+        approval_secret=args.approval_secret,
+        protocol=args.protocol,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from backend.aisdk.assemble import UIMessageAssembler
 from backend.aisdk.convert import to_model_messages
+from backend.aisdk.protocol import ProtocolMajor
 from backend.aisdk.request import UIMessage
 from backend.events import ChatEvent, Usage
 from backend.loop import Fallbacks, RetryPolicy, run_chat
@@ -45,6 +46,7 @@ class TurnRequest:
     options: Mapping[str, Any] | None = None
     client_tools: tuple[ToolDefinition, ...] | None = None
     load_history: bool = False
+    protocol: int | None = None  # the client's ai major, if the request said (docs/api.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,10 @@ class Turn:
     previous_usage: Usage  # what the continued message already cost (the client deep-merges usage)
     continued_index: int = 0  # the continued message's index in the history, for error paths
     stateless: bool = False  # nothing is saved (a stateless front door's turn)
-    fallbacks: Fallbacks = field(default_factory=Fallbacks)  # who answers when the preset's provider gives up
+    fallbacks: Fallbacks = field(default_factory=Fallbacks)
+    protocol: ProtocolMajor = (
+        7  # the UI message stream major the client accepts  # who answers when the preset's provider gives up
+    )
 
     def assembler(self) -> UIMessageAssembler:
         return UIMessageAssembler(self.message_id, self.base_message)
