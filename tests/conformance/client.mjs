@@ -389,7 +389,7 @@ async function stopScenario(session) {
   const chat = session.chat({ id: session.options.chatId });
   const sending = chat.sendMessage({ text: session.options.text ?? 'hi' });
   await chat.memory.waitFor(
-    () => chat.messages.some(message => message.role === 'assistant' && message.parts.some(part => part.type === 'text')),
+    () => chat.messages.some(message => message.role === 'assistant' && message.parts.some(part => part.type === 'text' && part.text)),
     SETTLE_TIMEOUT_MS,
     'the first text to stream',
   );

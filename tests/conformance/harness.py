@@ -261,6 +261,23 @@ def write_conformance_presets(directory: Path, upstream_url: str) -> None:
         write(slow_preset_name(profile), profile, slow_case(profile), thinking=False)
     anthropic = PROFILES["anthropic"]
     write("default", anthropic, anthropic.text, thinking=False)
+    # Issue 14: a retried step (replies queued by the test), and a fallback across providers:
+    # Anthropic overloaded mid-stream on every attempt, then OpenAI Chat Completions answers.
+    write("retry", anthropic, anthropic.text, thinking=False)
+    openai_chat = PROFILES["openai-chat"]
+    write("fallback.openai", openai_chat, openai_chat.text, thinking=False)
+    write_preset(
+        directory,
+        "fallback.anthropic",
+        f"""
+        provider = "anthropic"
+        model = "{anthropic.model}"
+        base_url = "{upstream_url}/anthropic/{anthropic.midstream_error}"
+        api_key_env = "{anthropic.api_key_env}"
+        fallbacks = ["fallback.openai"]
+        fallback_on = ["overloaded"]
+        """,
+    )
     # A server-side tool that needs the user's approval (docs/tools.md).
     write_preset(
         directory,
