@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import orjson
 
@@ -214,6 +214,30 @@ class StepEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class StepReset:
+    """The current step's output so far is void: a retryable failure after output had started.
+
+    The step is re-run (same messages; the next model answers inside the same step, without a
+    second ``StepStart``). ``category`` says why (an ``ErrorCategory``), ``attempt`` is the attempt
+    that follows. Clients drop every part since the step's ``step-start`` (ai@7 ``reset-step``).
+    """
+
+    category: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerModelChanged:
+    """A fallback preset answers from here on, because ``fallback_from`` failed with ``category``.
+
+    ``answered_by`` / ``fallback_from`` are public descriptions (preset, provider, model)."""
+
+    answered_by: dict[str, Any]
+    fallback_from: dict[str, Any]
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolResult:
     """Output of a tool the server ran."""
 
@@ -243,6 +267,8 @@ class ToolInputInvalid:
 class ToolApprovalRequested:
     approval_id: str
     tool_call_id: str
+    # The AI SDK's HMAC over the request (``backend/tools/approval_signing.py``), with a secret set.
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +298,8 @@ ChatEvent: TypeAlias = (
     ProviderEvent
     | StepStart
     | StepEnd
+    | StepReset
+    | AnswerModelChanged
     | ToolResult
     | ToolFailed
     | ToolInputInvalid

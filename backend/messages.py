@@ -141,3 +141,4 @@ class ApprovalAnswer:
     approval_id: str
     approved: bool
     reason: str | None = None
+    signature: str | None = None

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from backend.errors import ConfigError
+from backend.errors import ConfigError, ErrorCategory
 from backend.providers.base import ProviderSpec, ThinkingSettings
 from backend.providers.registry import PROVIDERS, provider_names
 
@@ -86,6 +86,11 @@ class TimeoutsTable(BaseModel):
     total_seconds: float = Field(default=900.0, gt=0, le=86400)
 
 
+# Failures a fallback preset answers for: the provider is busy, failing or unreachable, or the
+# conversation outgrew this model's context window (a larger one may take it).
+DEFAULT_FALLBACK_ON: tuple[ErrorCategory, ...] = ("overloaded", "rate_limited", "upstream", "network", "context_length")
+
+
 class PresetFile(BaseModel):
     """The validated content of one preset file (after ``extends`` is applied)."""
 
@@ -111,6 +116,12 @@ class PresetFile(BaseModel):
     mcp_servers: tuple[McpServerTable, ...] = ()
     tool_options: BuiltinToolOptions = BuiltinToolOptions()
     headers: dict[str, str] = Field(default_factory=dict)
+    # Presets that continue the answer, in order, once this one's retries are spent on one of
+    # ``fallback_on`` (docs/presets.md "Fallbacks").
+    fallbacks: tuple[str, ...] = ()
+    fallback_on: tuple[ErrorCategory, ...] = DEFAULT_FALLBACK_ON
+    # The ai major of the apps using this preset, when a request does not say (docs/api.md).
+    protocol: Literal[5, 6, 7] | None = None
     # Secrets other than ``api_key`` a provider names (``ProviderSpec.credentials``): name → variable.
     credentials_env: dict[str, Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(default_factory=dict)
     timeouts: TimeoutsTable = TimeoutsTable()
@@ -231,7 +242,17 @@ def load_presets(directory: Path, known_tools: tuple[str, ...] | None = None) ->
             _check_tools(path, presets[name].file, known_tools)
     if "default" not in presets:
         raise ConfigError(f"{directory}: no default.toml (the 'default' preset is required)")
+    for preset in presets.values():
+        _check_fallbacks(preset, presets)
     return presets
+
+
+def _check_fallbacks(preset: Preset, presets: Mapping[str, Preset]) -> None:
+    for name in preset.file.fallbacks:
+        if name not in presets:
+            raise ConfigError(f"{preset.path.name}: field 'fallbacks': unknown preset {name!r}")
+        if name == preset.name:
+            raise ConfigError(f"{preset.path.name}: field 'fallbacks': a preset cannot fall back to itself")
 
 
 def _resolve_extends(

@@ -44,6 +44,9 @@ ENVIRONMENT = {
     "client_requests_per_minute": "CHATWIRE_CLIENT_REQUESTS_PER_MINUTE",
     "rate_limit_storage": "CHATWIRE_RATE_LIMIT_STORAGE",
     "log_format": "CHATWIRE_LOG_FORMAT",
+    # Issue 14: the AI SDK's tool approval signatures, and the default client major (5, 6, 7).
+    "approval_secret": "CHATWIRE_APPROVAL_SECRET",
+    "protocol": "CHATWIRE_PROTOCOL",
 }
 
 # A shorter token is refused: it would be guessable over a LAN.
@@ -108,6 +111,10 @@ class Settings:
     client_requests_per_minute: int = 0
     rate_limit_storage: str = "memory://"
     log_format: Literal["text", "json"] = "text"
+    # Issue 14 (docs/api.md): signs every tool approval request the AI SDK way and refuses an
+    # answer without a valid signature; and the UI stream major for clients that do not say.
+    approval_secret: str | None = field(default=None, repr=False)
+    protocol: int = 7
 
     @property
     def database_path(self) -> Path:
@@ -194,7 +201,11 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
     )
     _add_security_arguments(parser, env)
     _add_operations_arguments(parser, env)
+    parser.add_argument("--approval-secret", default=env.get(ENVIRONMENT["approval_secret"]))
+    parser.add_argument("--protocol", type=int, choices=(5, 6, 7), default=int(env.get(ENVIRONMENT["protocol"], "7")))
     args = parser.parse_args(argv)
+    if args.approval_secret is not None and len(args.approval_secret) < MIN_AUTH_TOKEN_LENGTH:
+        raise ConfigError(f"--approval-secret must be at least {MIN_AUTH_TOKEN_LENGTH} characters long")
     auth_token = read_auth_token(args.auth_token, args.auth_token_file)
     if not is_loopback_host(args.host) and auth_token is None and not args.insecure_no_auth:
         raise ConfigError(
@@ -227,6 +238,8 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         client_requests_per_minute=args.client_requests_per_minute,
         rate_limit_storage=args.rate_limit_storage,
         log_format=args.log_format,
+        approval_secret=args.approval_secret,
+        protocol=args.protocol,
     )
 
 

@@ -55,6 +55,8 @@ class UIMessageAssembler:
             self._merge_metadata(chunk.get("messageMetadata"))
         elif kind == "start-step":
             self.parts.append({"type": "step-start"})
+        elif kind == "reset-step":
+            self._reset_step()
         elif kind == "text-start":
             part = {"type": "text", "text": "", "state": "streaming"}
             if "providerMetadata" in chunk:
@@ -97,6 +99,8 @@ class UIMessageAssembler:
             if part is not None:
                 part["state"] = "approval-requested"
                 part["approval"] = {"id": chunk["approvalId"]}
+                if chunk.get("signature") is not None:
+                    part["approval"]["signature"] = chunk["signature"]
         elif kind == "tool-output-available":
             self._tool_output(chunk, {"state": "output-available", "output": chunk.get("output")})
         elif kind == "tool-output-error":
@@ -116,6 +120,15 @@ class UIMessageAssembler:
             self.error_text = chunk["errorText"]
         elif kind.startswith("data-"):
             self._data(chunk)
+
+    def _reset_step(self) -> None:
+        # As the client: drop every part after the last step-start (all of them if there is
+        # none) and forget the open text, reasoning and partial tool inputs.
+        starts = [index for index, part in enumerate(self.parts) if part.get("type") == "step-start"]
+        del self.parts[starts[-1] + 1 if starts else 0 :]
+        self._text.clear()
+        self._reasoning.clear()
+        self._raw_input.clear()
 
     def _tool_input(self, chunk: Chunk) -> None:
         call_id = chunk["toolCallId"]

@@ -40,6 +40,10 @@ class StartStep(_Chunk):
     type: Literal["start-step"]
 
 
+class ResetStep(_Chunk):
+    type: Literal["reset-step"]
+
+
 class FinishStep(_Chunk):
     type: Literal["finish-step"]
 
@@ -95,6 +99,7 @@ class ToolApprovalRequest(_Chunk):
     type: Literal["tool-approval-request"]
     approvalId: str
     toolCallId: str
+    signature: str | None = None
 
 
 class ToolOutputAvailable(_Chunk):
@@ -157,6 +162,7 @@ UIMessageChunk = Annotated[
     Start
     | StartStep
     | FinishStep
+    | ResetStep
     | TextStart
     | TextDelta
     | ToolInputStart

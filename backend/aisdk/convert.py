@@ -6,6 +6,8 @@ message is split at ``step-start`` parts into ``assistant(content) + tool(result
 result; provider-executed tools keep their result inside the assistant content; tool calls with
 no result yet are dropped (``ignoreIncompleteToolCalls``), since providers reject a call without
 a result. Provider metadata is passed through untouched: each provider picks its own key.
+Within a step, parts before a ``data-reset-step`` marker (a retry, as ai@5/6 clients hold it:
+``protocol.py``) are an abandoned attempt and are left out.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from backend.aisdk.protocol import RESET_MARKER
 from backend.aisdk.request import (
     FilePart,
+    OtherPart,
     ReasoningPart,
     StepStartPart,
     TextPart,
@@ -94,6 +98,8 @@ def _assistant_messages(message: UIMessage, index: int, resolved: Mapping[str, T
         if isinstance(part, StepStartPart):
             if blocks[-1]:
                 blocks.append([])
+        elif isinstance(part, OtherPart) and part.type == RESET_MARKER:
+            blocks[-1].clear()
         else:
             blocks[-1].append(part)
     result: list[Message] = []
@@ -202,6 +208,7 @@ def approval_answers(message: UIMessage) -> tuple[ApprovalAnswer, ...]:
                 part.approval.id,
                 part.approval.approved,
                 part.approval.reason,
+                part.approval.signature,
             )
         )
     return tuple(answers)

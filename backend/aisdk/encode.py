@@ -18,6 +18,7 @@ from typing import Any, assert_never
 import orjson
 
 from backend.events import (
+    AnswerModelChanged,
     ChatError,
     ChatEvent,
     ChatFinish,
@@ -28,6 +29,7 @@ from backend.events import (
     ReasoningStart,
     Source,
     StepEnd,
+    StepReset,
     StepStart,
     TextDelta,
     TextEnd,
@@ -117,6 +119,15 @@ class UIMessageStreamEncoder:
             case StepEnd():
                 self._in_step = False
                 return [{"type": "finish-step"}]
+            case StepReset():
+                # The client drops the step's parts (keeping its step-start) and forgets the open
+                # ones; the retried attempt reuses the same part ids, so we forget them too.
+                self._open_text.clear()
+                self._open_reasoning.clear()
+                return [{"type": "reset-step"}]
+            case AnswerModelChanged(answered_by=answered_by, fallback_from=fallback_from, category=category):
+                metadata = {**answered_by, "fallbackFrom": {**fallback_from, "reason": category}}
+                return [{"type": "message-metadata", "messageMetadata": metadata}]
             case TextStart(id=part_id, provider_metadata=metadata):
                 self._open_text.add(part_id)
                 return [_with_metadata({"type": "text-start", "id": self._part_id(part_id)}, metadata)]
@@ -169,8 +180,11 @@ class UIMessageStreamEncoder:
                         "errorText": text,
                     }
                 ]
-            case ToolApprovalRequested(approval_id=approval_id, tool_call_id=call_id):
-                return [{"type": "tool-approval-request", "approvalId": approval_id, "toolCallId": call_id}]
+            case ToolApprovalRequested(approval_id=approval_id, tool_call_id=call_id, signature=signature):
+                chunk = {"type": "tool-approval-request", "approvalId": approval_id, "toolCallId": call_id}
+                if signature is not None:
+                    chunk["signature"] = signature
+                return [chunk]
             case ToolDenied(tool_call_id=call_id):
                 return [{"type": "tool-output-denied", "toolCallId": call_id}]
             case ChatError():

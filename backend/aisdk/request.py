@@ -61,6 +61,7 @@ class ToolApproval(BaseModel):
     id: str
     approved: bool | None = None
     reason: str | None = None
+    signature: str | None = None  # the AI SDK's approval signature, sent back as received
 
 
 ToolState = Literal[

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from backend.aisdk.encode import UIMessageStreamEncoder
+from backend.aisdk.protocol import Downgrade
 from backend.chat.report import AnswerRecorder
 from backend.chat.saving import current_version, save_answer, uninterrupted
 from backend.chat.streams import ActiveStream
@@ -33,16 +34,18 @@ ANSWER_NOT_SAVED = "The answer was not saved on the server (see the server log);
 
 async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: AnswerRecorder) -> None:
     encoder = UIMessageStreamEncoder()
+    downgrade = Downgrade(turn.protocol)  # what the client's ai major accepts (protocol.py)
     assembler = turn.assembler()
-    held: list[bytes] = []  # the finish chunk, appended after the save
+    held: list[bytes] = []  # the last chunk (finish, or abort for ai@5/6), appended after the save
 
     def emit(chunk: dict[str, Any]) -> None:
-        assembler.add(chunk)
-        encoded = orjson.dumps(chunk)
-        if chunk["type"] == "finish":
-            held.append(encoded)
-        else:
-            stream.append(encoded)
+        for sent in downgrade.rewrite(chunk):
+            assembler.add(sent)
+            encoded = orjson.dumps(sent)
+            if sent["type"] in ("finish", "abort"):
+                held.append(encoded)
+            else:
+                stream.append(encoded)
 
     base_version, started = 0, False
     try:

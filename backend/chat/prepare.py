@@ -14,8 +14,10 @@ from typing import Any
 import orjson
 
 from backend.aisdk.convert import approval_answers, to_model_messages, usage_from_aisdk
+from backend.aisdk.protocol import PROTOCOL_MAJORS, ProtocolMajor
 from backend.aisdk.request import UIMessage
 from backend.catalog import PresetCatalog
+from backend.chat.fallbacks import prepare_fallbacks, provider_config
 from backend.chat.history import check_history, merge_with_stored, split_system
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
@@ -23,10 +25,11 @@ from backend.events import Usage
 from backend.loop import RetryPolicy
 from backend.messages import ToolDefinition
 from backend.presets import Preset
-from backend.providers.base import ModelCall, ProviderConfig
+from backend.providers.base import ModelCall
 from backend.resolve import FieldOverrides, Layer, metadata_overrides, parse_overrides, resolve
 from backend.settings import Secrets, Settings
 from backend.storage import ApprovalStore, Store
+from backend.tools.approval_signing import ApprovalSigner
 from backend.tools.base import ToolContext, ToolRegistry
 from backend.tools.mcp_bridge import McpManager
 from backend.tools.runner import ServerToolRunner
@@ -99,6 +102,20 @@ def client_tools(
     return declared
 
 
+def protocol_major(request: TurnRequest, preset: Preset, settings: Settings) -> ProtocolMajor:
+    """The client's ai major: the request's word, else the preset's, else the server default.
+    (ai@5, 6 and 7 send the same body and headers, so nothing in a request shows its major.)"""
+    chosen = request.protocol or preset.file.protocol or settings.protocol
+    for major in PROTOCOL_MAJORS:
+        if chosen == major:
+            return major
+    raise RequestError(
+        f"protocol: {chosen} is not a UI message stream major Chatwire speaks (5, 6 or 7).",
+        code="bad_request",
+        details={"field": "protocol"},
+    )
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         settings.retry_attempts, settings.retry_base_delay, settings.retry_max_delay, settings.retry_max_after
@@ -130,6 +147,7 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         ApprovalStore(store),
         approval_required=preset.file.approval_required,
         client_tool_names=None if request.client_tools is None else [tool.name for tool in request.client_tools],
+        signer=ApprovalSigner(settings.approval_secret) if settings.approval_secret else None,
     )
     call = ModelCall(
         model=resolved.model,
@@ -157,15 +175,9 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         base_message=base_message,
         continued=messages[-1] if continuing else None,
         call=call,
-        provider_config=ProviderConfig(
-            provider=preset.file.provider,
-            credentials=credentials,
-            base_url=preset.file.base_url,
-            headers=preset.file.headers,
-            # The SDK's own read timeout stays above the idle guard, which decides and says why.
-            timeout_seconds=preset.file.timeouts.idle_seconds + 30,
-            connect_timeout_seconds=preset.file.timeouts.connect_seconds,
-            total_timeout_seconds=preset.file.timeouts.total_seconds,
+        provider_config=provider_config(preset, credentials),
+        fallbacks=prepare_fallbacks(
+            resolved, services.presets.presets, lambda fallback: credentials_for(fallback, settings.secrets)
         ),
         timeouts=UpstreamTimeouts(preset.file.timeouts.idle_seconds, preset.file.timeouts.total_seconds),
         policy=retry_policy(settings),
@@ -175,4 +187,5 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         approvals=approval_answers(messages[-1]) if continuing else (),
         previous_usage=previous_usage,
         continued_index=len(messages) - 1,
+        protocol=protocol_major(request, preset, settings),
     )

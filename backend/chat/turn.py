@@ -15,10 +15,11 @@ from typing import Any
 
 from backend.aisdk.assemble import UIMessageAssembler
 from backend.aisdk.convert import to_model_messages
+from backend.aisdk.protocol import ProtocolMajor
 from backend.aisdk.request import UIMessage
 from backend.errors import ProviderError
 from backend.events import ChatEvent, Usage
-from backend.loop import RetryPolicy, run_chat
+from backend.loop import Fallbacks, RetryPolicy, run_chat
 from backend.messages import ApprovalAnswer, Message, ToolDefinition, ToolResultContent
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.registry import create_model
@@ -50,6 +51,7 @@ class TurnRequest:
     # Who is asking, for per-client limits (a front door decides: a token's hash, a remote address).
     client_id: str | None = None
     front_door: str = "chat"
+    protocol: int | None = None  # the client's ai major, if the request said (docs/api.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class Turn:
     stateless: bool = False  # nothing is saved (a stateless front door's turn)
     timeouts: UpstreamTimeouts = field(default_factory=UpstreamTimeouts)
     front_door: str = "chat"
+    fallbacks: Fallbacks = field(default_factory=Fallbacks)  # who answers when the preset's provider gives up
+    protocol: ProtocolMajor = 7  # the UI message stream major the client accepts
 
     def assembler(self) -> UIMessageAssembler:
         return UIMessageAssembler(self.message_id, self.base_message)
@@ -107,5 +111,6 @@ class Turn:
             usage=self.previous_usage,
             timeouts=self.timeouts,
             on_retry=on_retry,
+            fallbacks=self.fallbacks,
         ):
             yield event

@@ -10,7 +10,9 @@ Per step (``run``), for each tool call, in call order:
   server's flag) is recorded in the ``ApprovalStore`` under a server-made id and announced with
   ``ToolApprovalRequested``; the answer ends and the user's decision comes in the next request
   (``resolve_approvals``). The server honours only approvals it requested, for the input it
-  recorded: a client cannot approve a call the model never made, or change its input;
+  recorded: a client cannot approve a call the model never made, or change its input. With an
+  approval secret, the request also carries the AI SDK's signature and an answer without a
+  valid one is refused before the store is asked (``approval_signing.py``);
 * every other call runs now, all of them in parallel, each with its timeout.
 
 If every call got a result, the tool message goes back to the model (the loop calls it again);
@@ -34,6 +36,7 @@ from backend.events import (
     parse_tool_input,
 )
 from backend.messages import ApprovalAnswer, PendingApproval, ToolDefinition, ToolMessage, ToolResultContent
+from backend.tools.approval_signing import ApprovalSigner
 from backend.tools.base import Tool, ToolContext, tools_by_name
 from backend.tools.execute import ToolJob, execute_all, parse_call_input, result_content
 
@@ -44,6 +47,7 @@ NOT_REQUESTED = (
     "This tool call was not run: the server has no pending approval request with this id "
     "(it was never requested, or it was already answered)."
 )
+BAD_SIGNATURE = "This tool call was not run: the approval's signature is missing or does not match the request."
 
 
 def new_approval_id() -> str:
@@ -75,6 +79,7 @@ class ServerToolRunner:
         approval_required: Collection[str] = (),
         client_tool_names: Collection[str] | None = None,
         make_approval_id: Callable[[], str] = new_approval_id,
+        signer: ApprovalSigner | None = None,
     ) -> None:
         self._tools = tools_by_name(tools)
         self._context = context
@@ -82,6 +87,7 @@ class ServerToolRunner:
         self._approval_required = frozenset(approval_required)
         self._client_tool_names = None if client_tool_names is None else frozenset(client_tool_names)
         self._make_approval_id = make_approval_id
+        self._signer = signer
 
     def definitions(self) -> tuple[ToolDefinition, ...]:
         """The server tools as the model sees them (add the client's tools for ``ModelCall.tools``)."""
@@ -142,7 +148,12 @@ class ServerToolRunner:
         block_id = self._context.block_id
         pending = PendingApproval(approval_id, block_id, call.tool_call_id, call.tool_name, call.input_json)
         await self._approvals.record(pending)
-        return ToolApprovalRequested(approval_id, call.tool_call_id)
+        signature = None
+        if self._signer is not None:
+            # Over the input as the client will hold it (the parsed JSON of the call).
+            value, _ = parse_tool_input(call.input_json)
+            signature = self._signer.sign(approval_id, call.tool_call_id, call.tool_name, value)
+        return ToolApprovalRequested(approval_id, call.tool_call_id, signature)
 
     async def resolve_approvals(
         self, answers: Sequence[ApprovalAnswer]
@@ -163,6 +174,14 @@ class ServerToolRunner:
         for answer in answers:
             call_id = answer.tool_call_id
             status = "approved" if answer.approved else "denied"
+            if not self._signed(answer):
+                # Refused before the store: a forged answer does not use up the real request.
+                logger.warning(
+                    "block %s: approval %r has no valid signature", self._context.block_id, answer.approval_id
+                )
+                events[call_id] = ToolFailed(call_id, BAD_SIGNATURE) if answer.approved else ToolDenied(call_id)
+                results[call_id] = ToolResultContent(call_id, answer.tool_name, BAD_SIGNATURE, "error")
+                continue
             pending = await self._approvals.take(self._context.block_id, answer.approval_id, call_id, status)
             if pending is None or pending.tool_name != answer.tool_name:
                 logger.warning(
@@ -199,6 +218,13 @@ class ServerToolRunner:
             results[outcome.tool_call_id] = result_content(outcome, names[outcome.tool_call_id])
         ordered = [events[answer.tool_call_id] for answer in answers if answer.tool_call_id in events]
         return ordered, results
+
+    def _signed(self, answer: ApprovalAnswer) -> bool:
+        if self._signer is None:
+            return True
+        return self._signer.verify(
+            answer.signature, answer.approval_id, answer.tool_call_id, answer.tool_name, answer.input
+        )
 
     def _approved_job(self, pending: PendingApproval) -> ToolJob | ToolFailed:
         tool = self._tools.get(pending.tool_name)

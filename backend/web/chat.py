@@ -16,6 +16,7 @@ from aiohttp import ClientConnectionResetError, web
 from backend.aisdk.request import ChatRequestBody, parse_chat_request
 from backend.chat.streams import ActiveStream
 from backend.chat.turn import TurnRequest
+from backend.errors import RequestError
 from backend.messages import ToolDefinition
 from backend.request_limits import check_messages
 from backend.web.app_keys import CHAT, SETTINGS
@@ -44,6 +45,22 @@ def request_options(headers: Mapping[str, str], body_options: Mapping[str, Any] 
     return options
 
 
+def protocol_from(request: web.Request) -> int | None:
+    """The client's ai major from ``?protocol=`` (or the ``X-AI-Protocol`` header): ``5``, ``6``,
+    ``7`` (``v6`` and ``ai@6`` are read the same). The core checks the value."""
+    text = request.query.get("protocol") or request.headers.get("X-AI-Protocol")
+    if not text:
+        return None
+    digits = text.strip().lower().removeprefix("ai@").removeprefix("v")
+    if not digits.isdigit() or len(digits) > 3:
+        raise RequestError(
+            f"protocol: {text[:20]!r} is not an ai major (5, 6 or 7).",
+            code="bad_request",
+            details={"field": "protocol"},
+        )
+    return int(digits)
+
+
 def turn_request(block_id: str, body: ChatRequestBody, payload: dict[str, Any], request: web.Request) -> TurnRequest:
     declared = None
     if body.tools is not None:
@@ -57,6 +74,7 @@ def turn_request(block_id: str, body: ChatRequestBody, payload: dict[str, Any], 
         client_tools=declared,
         load_history=body.loadHistory,
         client_id=client_identity(request),
+        protocol=protocol_from(request),
     )
 
 

@@ -4,20 +4,23 @@
 // schema and state-machine checks judge our stream; this script only records what happened.
 //
 //   node client.mjs <baseUrl> <scenario> '<options json>'
+//   node client.mjs --serve <major>      (one JSON request a line on stdin, one report a line out)
 //
 // Prints ONE JSON line (see `report()`), exit code 0 even when the chat ends in an error:
 // tests/conformance/test_conformance.py asserts. Exit code 2 = bad arguments / harness bug.
+// `options.major` (5, 6, 7) picks the client: `ai5` and `ai6` are npm aliases of the latest
+// ai@5 and ai@6 (package.json), `ai` is ai@7. The server is told with `?protocol=<major>`.
 
-import {
-  AbstractChat,
-  DefaultChatTransport,
-  JSONParseError,
-  TypeValidationError,
-  UIMessageStreamError,
-  lastAssistantMessageIsCompleteWithApprovalResponses,
-  lastAssistantMessageIsCompleteWithToolCalls,
-  safeValidateUIMessages,
-} from 'ai';
+const PACKAGES = { 5: 'ai5', 6: 'ai6', 7: 'ai' };
+const CLIENTS = {};
+
+async function client(major) {
+  if (!PACKAGES[major]) throw new Error(`unknown ai major ${major}`);
+  CLIENTS[major] ??= await import(PACKAGES[major]);
+  return CLIENTS[major];
+}
+
+let ai = await client(7);
 
 const VALIDATION_ERROR_NAMES = new Set(['AI_TypeValidationError', 'AI_UIMessageStreamError', 'AI_JSONParseError']);
 const SETTLE_TIMEOUT_MS = 30_000;
@@ -90,12 +93,23 @@ class MemoryChatState {
   }
 }
 
-class Chat extends AbstractChat {
-  constructor({ messages, ...init }) {
-    const state = new MemoryChatState(messages);
-    super({ ...init, state });
-    this.memory = state;
+// A Chat class per client major (each package has its own AbstractChat).
+const CHAT_CLASSES = new Map();
+
+function chatClass() {
+  if (!CHAT_CLASSES.has(ai)) {
+    CHAT_CLASSES.set(
+      ai,
+      class Chat extends ai.AbstractChat {
+        constructor({ messages, ...init }) {
+          const state = new MemoryChatState(messages);
+          super({ ...init, state });
+          this.memory = state;
+        }
+      },
+    );
   }
+  return CHAT_CLASSES.get(ai);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -142,9 +156,9 @@ function describeError(error) {
 function isValidationError(error) {
   for (let current = error; current != null; current = current.cause) {
     if (
-      TypeValidationError.isInstance(current) ||
-      JSONParseError.isInstance(current) ||
-      UIMessageStreamError.isInstance(current) ||
+      ai.TypeValidationError.isInstance(current) ||
+      ai.JSONParseError.isInstance(current) ||
+      (ai.UIMessageStreamError?.isInstance(current) ?? false) ||
       VALIDATION_ERROR_NAMES.has(current.name)
     ) {
       return true;
@@ -198,18 +212,22 @@ class Session {
   }
 
   api(blockId = this.options.blockId) {
-    const query = this.options.preset ? `?preset=${encodeURIComponent(this.options.preset)}` : '';
-    return `${this.baseUrl}/api/ai/chat/${encodeURIComponent(blockId)}${query}`;
+    const query = new URLSearchParams();
+    if (this.options.preset) query.set('preset', this.options.preset);
+    if (this.options.protocol) query.set('protocol', String(this.options.protocol));
+    const text = query.toString();
+    return `${this.baseUrl}/api/ai/chat/${encodeURIComponent(blockId)}${text ? `?${text}` : ''}`;
   }
 
   /** A Chat as `useChat({id, transport, onError, onFinish, ...})` would create it. */
   chat({ id, messages = [], clientTools = false, approvals = false } = {}) {
     const record = { errors: [], finishes: [], toolCalls: [], toolOutputs: [] };
-    const transport = new DefaultChatTransport({
+    const transport = new ai.DefaultChatTransport({
       api: this.api(),
       body: this.options.body,
       fetch: recordingFetch(this.exchanges),
     });
+    const Chat = chatClass();
     const chat = new Chat({
       id,
       messages,
@@ -219,7 +237,7 @@ class Session {
         record.finishes.push({ messageId: message.id, isAbort, isDisconnect, isError, finishReason }),
       ...(clientTools
         ? {
-            sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithToolCalls,
+            sendAutomaticallyWhen: ai.lastAssistantMessageIsCompleteWithToolCalls,
             onToolCall: ({ toolCall }) => {
               record.toolCalls.push(structuredClone(toolCall));
               const output = runClientTool(toolCall, record.toolOutputs.length);
@@ -229,7 +247,9 @@ class Session {
             },
           }
         : {}),
-      ...(approvals ? { sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithApprovalResponses } : {}),
+      ...(approvals && ai.lastAssistantMessageIsCompleteWithApprovalResponses
+        ? { sendAutomaticallyWhen: ai.lastAssistantMessageIsCompleteWithApprovalResponses }
+        : {}),
     });
     chat.record = record;
     this.chats.push(chat);
@@ -245,7 +265,7 @@ class Session {
     const validation =
       chat.messages.length === 0
         ? { success: true }
-        : await safeValidateUIMessages({ messages: chat.messages }).catch(error => ({ success: false, error }));
+        : await ai.safeValidateUIMessages({ messages: chat.messages }).catch(error => ({ success: false, error }));
     return {
       id: chat.id,
       status: chat.status,
@@ -348,7 +368,8 @@ async function approvalScenario(session) {
     .flatMap(message => message.parts)
     .find(part => part.state === 'approval-requested');
   const afterRequest = structuredClone(chat.messages);
-  if (requested) {
+  // ai@5 has no approvals: it gets the request as a data part and cannot answer it.
+  if (requested && chat.addToolApprovalResponse) {
     const before = chat.memory.statusHistory.length;
     await chat.addToolApprovalResponse({ id: requested.approval.id, approved: session.options.approve });
     await chat.memory.waitFor(
@@ -360,7 +381,41 @@ async function approvalScenario(session) {
   return session.report({ afterRequest, approvalId: requested?.approval?.id ?? null });
 }
 
+/**
+ * The server stops the answer (POST …/stop) while the client streams it: ai@7 gets `finish`
+ * `interrupted`, ai@5/6 `abort`; either way the chat ends ready with the partial answer.
+ */
+async function stopScenario(session) {
+  const chat = session.chat({ id: session.options.chatId });
+  const sending = chat.sendMessage({ text: session.options.text ?? 'hi' });
+  await chat.memory.waitFor(
+    () => chat.messages.some(message => message.role === 'assistant' && message.parts.some(part => part.type === 'text' && part.text)),
+    SETTLE_TIMEOUT_MS,
+    'the first text to stream',
+  );
+  const stop = await fetch(`${session.baseUrl}/api/ai/chat/${encodeURIComponent(session.options.blockId)}/stop`, {
+    method: 'POST',
+  });
+  const stopped = await stop.json();
+  await sending;
+  await session.settled(chat);
+  return session.report({ stopped });
+}
+
+/** The AI SDK's own approval signing (ai/internal, ai@7): verify ours, and sign for us to verify. */
+async function approvalSignatureScenario(session) {
+  const internal = await import('ai/internal');
+  const { secret, verify = [], sign = [] } = session.options;
+  const verified = [];
+  for (const request of verify) verified.push(await internal.verifyToolApprovalSignature({ secret, ...request }));
+  const signed = [];
+  for (const request of sign) signed.push(await internal.signToolApproval({ secret, ...request }));
+  return { verified, signed, processErrors };
+}
+
 const SCENARIOS = {
+  'approval-signature': approvalSignatureScenario,
+  stop: stopScenario,
   approval: approvalScenario,
   text: sendScenario,
   reasoning: sendScenario,
@@ -372,22 +427,40 @@ const SCENARIOS = {
   'resume-idle': resumeIdleScenario,
 };
 
-async function main() {
-  const [baseUrl, scenario, optionsJson = '{}'] = process.argv.slice(2);
-  const run = SCENARIOS[scenario];
-  if (!baseUrl || !run) {
-    console.error(`usage: node client.mjs <baseUrl> <${Object.keys(SCENARIOS).join('|')}> '<options json>'`);
-    process.exit(2);
-  }
-  const options = JSON.parse(optionsJson);
+async function runScenario(baseUrl, scenario, options) {
+  processErrors.length = 0;
+  ai = await client(options.major ?? 7);
   const session = new Session(baseUrl, options);
   let result;
   try {
-    result = await run(session);
+    result = await SCENARIOS[scenario](session);
   } catch (error) {
     result = { ...(await session.report().catch(() => ({}))), harnessError: describeError(error) };
   }
-  process.stdout.write(`${JSON.stringify({ scenario, ...result })}\n`);
+  return JSON.stringify({ scenario, major: options.major ?? 7, ...result });
+}
+
+/** One Node process for many scenarios (Node's start-up, not the scenario, is most of a run). */
+async function serve() {
+  const { createInterface } = await import('node:readline');
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    const { baseUrl, scenario, options } = JSON.parse(line);
+    const output = SCENARIOS[scenario]
+      ? await runScenario(baseUrl, scenario, options ?? {})
+      : JSON.stringify({ scenario, harnessError: { name: 'usage', message: `unknown scenario ${scenario}` } });
+    process.stdout.write(`${output}\n`);
+  }
+}
+
+async function main() {
+  const [baseUrl, scenario, optionsJson = '{}'] = process.argv.slice(2);
+  if (baseUrl === '--serve') return serve();
+  if (!baseUrl || !SCENARIOS[scenario]) {
+    console.error(`usage: node client.mjs <baseUrl> <${Object.keys(SCENARIOS).join('|')}> '<options json>'`);
+    process.exit(2);
+  }
+  process.stdout.write(`${await runScenario(baseUrl, scenario, JSON.parse(optionsJson))}\n`);
 }
 
 await main();
