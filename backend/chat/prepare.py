@@ -16,7 +16,7 @@ import orjson
 from backend.aisdk.convert import approval_answers, to_model_messages, usage_from_aisdk
 from backend.aisdk.request import UIMessage
 from backend.catalog import PresetCatalog
-from backend.chat.history import check_history, merge_with_stored, split_system
+from backend.chat.history import check_history, check_model_history, merge_with_stored, split_system
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import Usage
@@ -120,9 +120,13 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
     messages = [UIMessage.model_validate(message) for message in raw_messages]
     continuing = bool(messages) and messages[-1].role == "assistant"
     before = messages[:-1] if continuing else messages
+    if request.model_messages is not None:
+        check_model_history(
+            request.model_messages, allow_system=preset.file.allow_system_override, limits=settings.limits
+        )
     neutral = request.model_messages if request.model_messages is not None else to_model_messages(before)
     system, model_messages = split_system(neutral, resolved.system)
-    tools = await select_server_tools(services.tools, services.mcp, preset)
+    tools = await select_server_tools(services.tools, services.mcp, preset) if request.server_tools else []
     runner = ServerToolRunner(
         tools,
         ToolContext(request.block_id, preset.file.tool_options, settings.secrets.all_values()),
@@ -139,6 +143,9 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         temperature=resolved.temperature,
         top_p=resolved.top_p,
         thinking=resolved.thinking,
+        stop_sequences=request.stop_sequences,
+        tool_choice=request.tool_choice,
+        parallel_tool_calls=request.parallel_tool_calls,
         provider_options=preset.provider_options(),
     )
     base_message = raw_messages[-1] if continuing else None

@@ -14,6 +14,7 @@ from backend.chat.streams import ActiveStream, LiveStreams, StreamBusy
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import ChatEvent
+from backend.providers.registry import PROVIDERS
 from backend.resolve import metadata_overrides, resolve
 
 
@@ -56,6 +57,20 @@ class ChatService:
         async with turn.open_model() as model:
             async for event in turn.events(model):
                 yield event
+
+    async def count_tokens(self, turn: Turn) -> int:
+        """The input tokens of a prepared turn's model call, counted by its provider without
+        running it: ``RequestError`` ``not_supported`` where the provider cannot count,
+        ``ProviderError`` if the count fails."""
+        counter = PROVIDERS[turn.provider_config.provider].count_tokens
+        if counter is None:
+            raise RequestError(
+                f"Provider '{turn.provider_config.provider}' (preset '{turn.resolved.name}') cannot count tokens "
+                "without running the model.",
+                code="not_supported",
+                details={"provider": turn.provider_config.provider},
+            )
+        return await counter(turn.provider_config, turn.call)
 
     async def follow(self, stream: ActiveStream, position: int = 0) -> AsyncGenerator[bytes | None, None]:
         """The stream's encoded chunks from ``position`` (``None`` while idle: time for a

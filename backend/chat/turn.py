@@ -18,7 +18,7 @@ from backend.aisdk.convert import to_model_messages
 from backend.aisdk.request import UIMessage
 from backend.events import ChatEvent, Usage
 from backend.loop import RetryPolicy, run_chat
-from backend.messages import ApprovalAnswer, Message, ToolDefinition, ToolResultContent
+from backend.messages import ApprovalAnswer, Message, ToolChoice, ToolDefinition, ToolResultContent
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.registry import create_model
 from backend.resolve import ResolvedPreset
@@ -35,6 +35,10 @@ class TurnRequest:
     which is answered but neither loaded, continued nor saved. ``options`` are the request
     layer's overrides. ``client_tools`` is ``None`` when the request declared none (then any
     tool the server does not own is the client's, as with ``useChat``'s default).
+
+    ``server_tools`` false: the preset's server tools are not offered (an API caller's tools
+    are all its own, as with the OpenAI and Anthropic APIs). ``stop_sequences``,
+    ``tool_choice`` and ``parallel_tool_calls`` go to the model call as they are.
     """
 
     block_id: str
@@ -45,6 +49,10 @@ class TurnRequest:
     options: Mapping[str, Any] | None = None
     client_tools: tuple[ToolDefinition, ...] | None = None
     load_history: bool = False
+    server_tools: bool = True
+    stop_sequences: tuple[str, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
