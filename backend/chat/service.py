@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
 from backend.chat.generation import generate
@@ -16,6 +17,14 @@ from backend.errors import RequestError
 from backend.events import ChatEvent
 from backend.providers.registry import PROVIDERS
 from backend.resolve import metadata_overrides, resolve
+
+
+def _modified_at(path: Path) -> int:
+    """The preset file's modification time (epoch seconds; 0 if it is gone)."""
+    try:
+        return int(path.stat().st_mtime)
+    except OSError:
+        return 0
 
 
 def new_message_id() -> str:
@@ -129,6 +138,7 @@ class ChatService:
                 ),
                 "thinking": preset.file.thinking.enabled,
                 "tools": list(preset.file.tools),
+                "modifiedAt": _modified_at(preset.path),
             }
             for preset in sorted(self._services.presets.presets.values(), key=lambda p: p.name)
         ]

@@ -87,9 +87,7 @@ async def count_tokens(config: ProviderConfig, call: ModelCall) -> int:
     return result.input_tokens
 
 
-SPEC = ProviderSpec(
-    name=PROVIDER, create=create, options=AnthropicOptions, table=PROVIDER, count_tokens=count_tokens
-)
+SPEC = ProviderSpec(name=PROVIDER, create=create, options=AnthropicOptions, table=PROVIDER, count_tokens=count_tokens)
 
 
 class AnthropicModel:
