@@ -96,6 +96,7 @@ class AnthropicMessageEncoder:
         self._blocks: list[_Block] = []
         self._open: _Block | None = None
         self._tool_names: dict[str, str] = {}
+        self._tool_blocks: dict[str, _Block] = {}
         self.stop_reason = "end_turn"
         self.raw_reason: str | None = None
         self.usage = Usage()
@@ -180,6 +181,8 @@ class AnthropicMessageEncoder:
         events = self._close()
         block = _Block(len(self._blocks), kind, part_id, content)
         self._blocks.append(block)
+        if kind == "tool":
+            self._tool_blocks[part_id] = block
         self._open = block
         start = {"type": "content_block_start", "index": block.index, "content_block": content}
         return [*events, ("content_block_start", start)], block
@@ -214,10 +217,13 @@ class AnthropicMessageEncoder:
     def _complete_call(self, event: ToolCall) -> list[Event]:
         """The call's input, whole, if it did not stream (Gemini sends calls complete)."""
         self._tool_names[event.tool_call_id] = event.tool_name
-        open_block = self._open
-        streamed = open_block is not None and open_block.part_id == event.tool_call_id and open_block.pieces
+        streamed = self._tool_blocks.get(event.tool_call_id)
+        if streamed is not None and streamed.pieces:
+            # Its input streamed already (perhaps before another call's block): only the final text counts.
+            streamed.pieces = [event.input_json]
+            return []
         events, block = self._block("tool", event.tool_call_id, self._tool_use(event.tool_call_id, event.tool_name))
-        if not streamed and event.input_json.strip():
+        if event.input_json.strip():
             block.pieces.append(event.input_json)
             events.append(self._delta(block, {"type": "input_json_delta", "partial_json": event.input_json}))
         block.pieces = [event.input_json]
