@@ -59,13 +59,11 @@ allow_system_override = true
 tools = ["current_time"]
 {thinking}""",
         )
-    write_preset(directory, "default", f'provider = "anthropic"\nmodel = "m"\nbase_url = "{upstream_url}/anthropic/text_basic"\napi_key_env = "TEST_ANTHROPIC_KEY"\n')
+    plain = f'provider = "anthropic"\nmodel = "m"\napi_key_env = "TEST_ANTHROPIC_KEY"\n'
+    plain += f'base_url = "{upstream_url}/anthropic/text_basic"\n'
+    write_preset(directory, "default", plain)
+    write_preset(directory, "strict", plain)  # allow_system_override = false
     write_preset(directory, "no-key", 'provider = "anthropic"\nmodel = "m"\napi_key_env = "UNSET_KEY_VARIABLE"\n')
-    write_preset(
-        directory,
-        "strict",
-        f'provider = "anthropic"\nmodel = "m"\nbase_url = "{upstream_url}/anthropic/text_basic"\napi_key_env = "TEST_ANTHROPIC_KEY"\n',
-    )
 
 
 @dataclass

@@ -47,7 +47,9 @@ async def test_claude_streaming_sequence_with_thinking_signature(gateway: Gatewa
     assert types[-2:] == ["message_delta", "message_stop"]
     thinking, tool_use = message.content
     assert thinking.type == "thinking" and thinking.signature == SIGNATURE and thinking.thinking
-    assert tool_use.type == "tool_use" and tool_use.name == "weather" and tool_use.input == {"location": "Florence, Italy"}
+    assert (
+        tool_use.type == "tool_use" and tool_use.name == "weather" and tool_use.input == {"location": "Florence, Italy"}
+    )
     assert message.stop_reason == "tool_use" and message.usage.output_tokens > 0
     sent = gateway.upstream.requests[-1].json()
     assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
@@ -154,7 +156,10 @@ async def test_cache_control_is_honoured_for_anthropic(gateway: Gateway) -> None
         model="claude-cache",
         max_tokens=100,
         messages=[  # type: ignore[list-item]
-            {"role": "user", "content": [{"type": "text", "text": "a long document", "cache_control": {"type": "ephemeral"}}]}
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "a long document", "cache_control": {"type": "ephemeral"}}],
+            }
         ],
     )
     sent = gateway.upstream.requests[-1].json()
@@ -164,7 +169,11 @@ async def test_cache_control_is_honoured_for_anthropic(gateway: Gateway) -> None
 
 async def test_stop_sequences_and_sampling_reach_the_provider(gateway: Gateway) -> None:
     await gateway.anthropic().messages.create(
-        model="gemini", max_tokens=123, messages=HELLO, stop_sequences=["END"], extra_body={"temperature": 0.2}  # type: ignore[arg-type]
+        model="gemini",
+        max_tokens=123,
+        messages=HELLO,
+        stop_sequences=["END"],
+        extra_body={"temperature": 0.2},  # type: ignore[arg-type]
     )
     config = gateway.upstream.requests[-1].json()["generationConfig"]
     assert config["stopSequences"] == ["END"] and config["maxOutputTokens"] == 123 and config["temperature"] == 0.2
@@ -194,13 +203,15 @@ async def test_midstream_error_is_an_error_event(gateway: Gateway) -> None:
         async with client.messages.stream(model="claude-midstream", max_tokens=10, messages=HELLO) as stream:  # type: ignore[arg-type]
             async for text in stream.text_stream:
                 texts.append(text)
-    assert "".join(texts) == "Olá! (That's \"hi\" in Portuguese)"
+    assert "".join(texts) == 'Olá! (That\'s "hi" in Portuguese)'
     assert caught.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
 
 
 async def test_count_tokens_where_the_provider_can(gateway: Gateway) -> None:
     client = gateway.anthropic()
-    gateway.upstream.enqueue(Reply(status=200, headers={"content-type": "application/json"}, body=b'{"input_tokens": 42}'))
+    gateway.upstream.enqueue(
+        Reply(status=200, headers={"content-type": "application/json"}, body=b'{"input_tokens": 42}')
+    )
     counted = await client.messages.count_tokens(model="claude", messages=HELLO, system="Be brief.")  # type: ignore[arg-type]
     assert counted.input_tokens == 42
     request = gateway.upstream.requests[-1]
@@ -223,7 +234,10 @@ async def test_x_api_key_is_checked_and_never_forwarded(locked_gateway: Gateway)
     client = anthropic.AsyncAnthropic(base_url=locked_gateway.url, api_key=AUTH_TOKEN, max_retries=0)
     # The SDK sends the key as x-api-key when given as api_key... or as a bearer token: both are accepted.
     message = await client.messages.create(
-        model="claude", max_tokens=10, messages=HELLO, extra_headers={"x-api-key": AUTH_TOKEN}  # type: ignore[arg-type]
+        model="claude",
+        max_tokens=10,
+        messages=HELLO,
+        extra_headers={"x-api-key": AUTH_TOKEN},  # type: ignore[arg-type]
     )
     assert message.content[0].text.startswith("Olá!")  # type: ignore[union-attr]
     upstream_request = locked_gateway.upstream.requests[-1]
@@ -241,6 +255,10 @@ async def test_raw_event_sequence_has_ping_and_block_order(gateway: Gateway) -> 
         text = await response.text()
     names = [line.removeprefix("event: ") for line in text.splitlines() if line.startswith("event: ")]
     assert names[:2] == ["message_start", "ping"] and names[-2:] == ["message_delta", "message_stop"]
-    starts = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ") and "content_block_start" in line]
+    starts = [
+        json.loads(line[6:])
+        for line in text.splitlines()
+        if line.startswith("data: ") and "content_block_start" in line
+    ]
     assert [start["index"] for start in starts] == [0, 1]
     assert [start["content_block"]["name"] for start in starts] == ["add", "multiply"]

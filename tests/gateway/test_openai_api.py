@@ -32,7 +32,9 @@ ADD_AND_MULTIPLY = [
     for name in ("add", "multiply")
 ]
 HELLO = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hi in Portuguese"}]
-CLAUDE_TEXT = "Olá! (That's \"hi\" in Portuguese)\n\nYou could also say \"Oi!\" which is a more casual way to say hi in Portuguese."
+CLAUDE_TEXT = (
+    'Olá! (That\'s "hi" in Portuguese)\n\nYou could also say "Oi!" which is a more casual way to say hi in Portuguese.'
+)
 
 
 async def collect(stream: Any) -> dict[str, Any]:
@@ -86,7 +88,10 @@ async def test_claude_non_streaming(gateway: Gateway) -> None:
 
 async def test_claude_streaming_with_usage(gateway: Gateway) -> None:
     stream = await gateway.openai().chat.completions.create(
-        model="claude", messages=HELLO, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+        model="claude",
+        messages=HELLO,
+        stream=True,
+        stream_options={"include_usage": True},  # type: ignore[arg-type]
     )
     folded = await collect(stream)
     assert folded["content"] == CLAUDE_TEXT and folded["finish"] == "stop"
@@ -97,7 +102,10 @@ async def test_claude_streaming_with_usage(gateway: Gateway) -> None:
 
 async def test_claude_thinking_streams_as_reasoning_content(gateway: Gateway) -> None:
     stream = await gateway.openai().chat.completions.create(
-        model="claude-thinking", messages=HELLO, stream=True, reasoning_effort="high"  # type: ignore[arg-type]
+        model="claude-thinking",
+        messages=HELLO,
+        stream=True,
+        reasoning_effort="high",  # type: ignore[arg-type]
     )
     folded = await collect(stream)
     assert folded["reasoning"].startswith("The user wants a haiku about the sea.")
@@ -127,7 +135,11 @@ async def test_claude_tool_round_trip(gateway: Gateway) -> None:
     client = gateway.openai()
     question = [{"role": "user", "content": "What's the weather in Florence, Italy?"}]
     stream = await client.chat.completions.create(
-        model="claude-tools", messages=question, tools=[WEATHER], tool_choice="auto", stream=True  # type: ignore[arg-type, list-item]
+        model="claude-tools",
+        messages=question,
+        tools=[WEATHER],
+        tool_choice="auto",
+        stream=True,  # type: ignore[arg-type, list-item]
     )
     folded = await collect(stream)
     assert folded["finish"] == "tool_calls"
@@ -139,7 +151,13 @@ async def test_claude_tool_round_trip(gateway: Gateway) -> None:
     assert first_request["tool_choice"] == {"type": "auto"}
     follow_up = [
         *question,
-        {"role": "assistant", "content": None, "tool_calls": [{"id": call["id"], "type": "function", "function": {"name": "weather", "arguments": call["arguments"]}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call["id"], "type": "function", "function": {"name": "weather", "arguments": call["arguments"]}}
+            ],
+        },
         {"role": "tool", "tool_call_id": call["id"], "content": "40 C"},
     ]
     completion = await client.chat.completions.create(model="claude-tools", messages=follow_up, tools=[WEATHER])  # type: ignore[arg-type, list-item]
@@ -156,7 +174,11 @@ async def test_openai_chat_parallel_tool_calls_keep_their_index(gateway: Gateway
     client = gateway.openai()
     question = [{"role": "user", "content": "Add and multiply 2 and 3"}]
     stream = await client.chat.completions.create(
-        model="chat-tools", messages=question, tools=ADD_AND_MULTIPLY, parallel_tool_calls=True, stream=True  # type: ignore[arg-type]
+        model="chat-tools",
+        messages=question,
+        tools=ADD_AND_MULTIPLY,
+        parallel_tool_calls=True,
+        stream=True,  # type: ignore[arg-type]
     )
     folded = await collect(stream)
     assert [(call["name"], json.loads(call["arguments"])) for call in folded["calls"]] == [
@@ -171,7 +193,11 @@ async def test_openai_chat_parallel_tool_calls_keep_their_index(gateway: Gateway
             {
                 "role": "assistant",
                 "tool_calls": [
-                    {"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}
+                    {
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": call["arguments"]},
+                    }
                     for call in folded["calls"]
                 ],
             },
@@ -284,6 +310,8 @@ async def test_block_header_is_refused_until_storing_exists(gateway: Gateway) ->
     client = gateway.openai()
     with pytest.raises(openai.APIStatusError) as caught:
         await client.chat.completions.create(
-            model="claude", messages=HELLO, extra_headers={"X-Chatwire-Block": "notes"}  # type: ignore[arg-type]
+            model="claude",
+            messages=HELLO,
+            extra_headers={"X-Chatwire-Block": "notes"},  # type: ignore[arg-type]
         )
     assert caught.value.status_code == 501
