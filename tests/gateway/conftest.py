@@ -59,7 +59,7 @@ allow_system_override = true
 tools = ["current_time"]
 {thinking}""",
         )
-    plain = f'provider = "anthropic"\nmodel = "m"\napi_key_env = "TEST_ANTHROPIC_KEY"\n'
+    plain = 'provider = "anthropic"\nmodel = "m"\napi_key_env = "TEST_ANTHROPIC_KEY"\n'
     plain += f'base_url = "{upstream_url}/anthropic/text_basic"\n'
     write_preset(directory, "default", plain)
     write_preset(directory, "strict", plain)  # allow_system_override = false
