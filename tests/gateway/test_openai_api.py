@@ -315,3 +315,18 @@ async def test_block_header_is_refused_until_storing_exists(gateway: Gateway) ->
             extra_headers={"X-Chatwire-Block": "notes"},  # type: ignore[arg-type]
         )
     assert caught.value.status_code == 501
+
+
+async def test_v1_keeps_the_browser_rules(gateway: Gateway) -> None:
+    """SDKs send no Origin; a cross-site page and a "simple" text/plain post are still refused."""
+    import aiohttp
+
+    body = '{"model": "claude", "messages": [{"role": "user", "content": "hi"}]}'
+    url = f"{gateway.url}/v1/chat/completions"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=body, headers={"Content-Type": "text/plain"}) as plain:
+            assert plain.status == 415
+        headers = {"Content-Type": "application/json", "Origin": "https://attacker.example"}
+        async with session.post(url, data=body, headers=headers) as cross_site:
+            assert cross_site.status == 403
+    assert gateway.upstream.requests == []
