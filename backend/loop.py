@@ -123,8 +123,10 @@ async def _stream_with_retries(
     idle: float | None,
     deadline: float | None,
     on_retry: Callable[[ProviderError], None] | None,
+    resettable: bool = True,
 ) -> AsyncIterator[ChatEvent]:
-    """The call's events; a retry after output is announced with ``StepReset`` first."""
+    """The call's events; a retry after output is announced with ``StepReset`` first (only where
+    the front door's wire can take back what streamed: ``resettable``)."""
     attempt = 1
     while True:
         started = False
@@ -134,7 +136,7 @@ async def _stream_with_retries(
                 yield event
             return
         except ProviderError as error:
-            delay = policy.delay(attempt, error)
+            delay = policy.delay(attempt, error) if resettable or not started else None
             if delay is None:
                 raise
             logger.info("retrying %s after %s (attempt %d, %.2fs)", error.provider, error.category, attempt, delay)
@@ -164,20 +166,22 @@ async def run_chat(
     fallbacks: Fallbacks | None = None,
     timeouts: UpstreamTimeouts | None = None,
     on_retry: Callable[[ProviderError], None] | None = None,
+    resettable: bool = True,
 ) -> AsyncIterator[ChatEvent]:
     """Stream the chat events of one answer. Never raises ``ProviderError``: it becomes ``ChatError``.
 
     ``usage``: what the answer already cost before this request (a continued message), so the
     final usage covers all of it. ``fallbacks``: who answers when ``model`` gives up.
     ``timeouts``: the provider's idle limit and the answer's deadline; ``on_retry`` hears of
-    every retried attempt (for metrics).
+    every retried attempt (for metrics). ``resettable`` false: the client's wire cannot take back
+    streamed output, so nothing is retried (nor handed to a fallback) after output started.
     """
     timeouts = timeouts or UpstreamTimeouts()
     deadline = timeouts.deadline()
     policy = policy or RetryPolicy()
     usage = usage or Usage()
     route = _Route(model, lambda same: same, fallbacks or Fallbacks())
-    waits = _Waits(timeouts.idle_seconds, deadline, on_retry)
+    waits = _Waits(timeouts.idle_seconds, deadline, on_retry, resettable)
     reason: FinishReason = "stop"
     messages: tuple[Message, ...] = call.messages
     async with AsyncExitStack() as opened:
@@ -212,6 +216,7 @@ class _Waits:
     idle: float | None
     deadline: float | None
     on_retry: Callable[[ProviderError], None] | None
+    resettable: bool
 
 
 class _Route:
@@ -241,7 +246,14 @@ class _Route:
         while True:
             try:
                 async for event in _stream_with_retries(
-                    self.model, self.adapt(call), policy, sleep, waits.idle, waits.deadline, waits.on_retry
+                    self.model,
+                    self.adapt(call),
+                    policy,
+                    sleep,
+                    waits.idle,
+                    waits.deadline,
+                    waits.on_retry,
+                    waits.resettable,
                 ):
                     if isinstance(event, StepReset):
                         step_events.clear()
@@ -255,7 +267,9 @@ class _Route:
                     yield StepStart()
                 return
             except ProviderError as error:
-                fallback = self.remaining.pop(0) if self.remaining and error.category in self.fallback_on else None
+                # A fallback after output needs a wire that can take the output back.
+                can_switch = error.category in self.fallback_on and (waits.resettable or not step_events)
+                fallback = self.remaining.pop(0) if self.remaining and can_switch else None
                 if fallback is None:
                     # Includes a history the provider cannot take (a file type): the stream has
                     # started, so the message travels as an error chunk.

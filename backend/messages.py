@@ -120,6 +120,18 @@ class ToolDefinition:
     input_schema: dict[str, JsonValue] = field(default_factory=lambda: {"type": "object"})
 
 
+ToolChoiceMode: TypeAlias = Literal["auto", "none", "required", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """Which tools the model may or must call: ``auto`` (it decides), ``none`` (no tool),
+    ``required`` (some tool) or ``tool`` (exactly ``tool_name``). Each provider maps it."""
+
+    mode: ToolChoiceMode = "auto"
+    tool_name: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class PendingApproval:
     """A tool call the server asked the user to approve, recorded with the exact input that will run."""

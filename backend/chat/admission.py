@@ -49,11 +49,13 @@ class Admission:
             )
         self.limits.check_streams(active_answers)
 
-    async def admit(self, turn: Turn, client_id: str | None) -> Admitted:
+    async def charge(self, turn: Turn, client_id: str | None) -> TokenCharge | None:
         """Charge the turn to the client and its preset (``RequestError`` when over a limit)."""
         preset = turn.resolved.preset
         await self.limits.check_request(client_id, preset)
-        charge = await self.limits.charge_tokens(preset, estimate_tokens(turn.call.system, turn.call.messages))
+        return await self.limits.charge_tokens(preset, estimate_tokens(turn.call.system, turn.call.messages))
+
+    def admitted(self, turn: Turn, charge: TokenCharge | None) -> Admitted:
         return Admitted(AnswerRecorder(turn.front_door, turn.block_id, turn.metadata), charge)
 
     async def finished(self, admitted: Admitted) -> None:

@@ -4,11 +4,20 @@ configuration, and the check on ``ai:*`` settings before they are stored."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from backend.chat.prepare import TurnServices, request_layers
 from backend.errors import RequestError
 from backend.resolve import metadata_overrides, resolve
+
+
+def _modified_at(path: Path) -> int:
+    """The preset file's modification time (epoch seconds; 0 if it is gone)."""
+    try:
+        return int(path.stat().st_mtime)
+    except OSError:
+        return 0
 
 
 class ConfigViews:
@@ -47,6 +56,7 @@ class ConfigViews:
                 ),
                 "thinking": preset.file.thinking.enabled,
                 "tools": list(preset.file.tools),
+                "modifiedAt": _modified_at(preset.path),
             }
             for preset in sorted(self._services.presets.presets.values(), key=lambda p: p.name)
         ]

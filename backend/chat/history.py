@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from backend.errors import RequestError
-from backend.messages import Message, SystemMessage
+from backend.messages import FileContent, Message, SystemMessage, UserMessage
 from backend.request_limits import RequestLimits, too_large
 
 
@@ -61,3 +61,40 @@ def check_history(messages: list[dict[str, Any]], *, allow_system: bool, limits:
                 code="option_not_allowed",
                 details={"field": f"messages[{index}]", "messageId": message.get("id")},
             )
+
+
+def check_model_history(messages: tuple[Message, ...], *, allow_system: bool, limits: RequestLimits) -> None:
+    """The rules of :func:`check_history` for a stateless front door's provider-neutral history:
+    the message count, the system-message rule, and the files' count and decoded sizes."""
+    if len(messages) > limits.max_messages:
+        raise too_large(
+            f"messages: {len(messages)} messages (limit max_messages = {limits.max_messages}).",
+            "max_messages",
+            "messages",
+        )
+    if not allow_system:
+        for index, message in enumerate(messages):
+            if isinstance(message, SystemMessage):
+                raise RequestError(
+                    f"messages[{index}]: a system prompt was sent, but this preset does not allow changing the "
+                    "system prompt (allow_system_override = false).",
+                    code="option_not_allowed",
+                    details={"field": f"messages[{index}]"},
+                )
+    files = [part for message in messages if isinstance(message, UserMessage) for part in message.content]
+    sizes = [len(part.data) for part in files if isinstance(part, FileContent) and part.data is not None]
+    count = sum(1 for part in files if isinstance(part, FileContent))
+    if count > limits.max_file_parts:
+        raise too_large(
+            f"messages: {count} files (limit max_file_parts = {limits.max_file_parts}).", "max_file_parts", "messages"
+        )
+    if any(size > limits.max_file_bytes for size in sizes):
+        raise too_large(
+            f"messages: a file is larger than max_file_bytes = {limits.max_file_bytes}.", "max_file_bytes", "messages"
+        )
+    if sum(sizes) > limits.max_total_file_bytes:
+        raise too_large(
+            f"messages: the files add up to more than max_total_file_bytes = {limits.max_total_file_bytes}.",
+            "max_total_file_bytes",
+            "messages",
+        )

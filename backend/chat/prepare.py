@@ -18,7 +18,7 @@ from backend.aisdk.protocol import PROTOCOL_MAJORS, ProtocolMajor
 from backend.aisdk.request import UIMessage
 from backend.catalog import PresetCatalog
 from backend.chat.fallbacks import prepare_fallbacks, provider_config
-from backend.chat.history import check_history, merge_with_stored, split_system
+from backend.chat.history import check_history, check_model_history, merge_with_stored, split_system
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import Usage
@@ -138,9 +138,13 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
     messages = [UIMessage.model_validate(message) for message in raw_messages]
     continuing = bool(messages) and messages[-1].role == "assistant"
     before = messages[:-1] if continuing else messages
+    if request.model_messages is not None:
+        check_model_history(
+            request.model_messages, allow_system=preset.file.allow_system_override, limits=settings.limits
+        )
     neutral = request.model_messages if request.model_messages is not None else to_model_messages(before)
     system, model_messages = split_system(neutral, resolved.system)
-    tools = await select_server_tools(services.tools, services.mcp, preset)
+    tools = await select_server_tools(services.tools, services.mcp, preset) if request.server_tools else []
     runner = ServerToolRunner(
         tools,
         ToolContext(request.block_id, preset.file.tool_options, settings.secrets.all_values()),
@@ -158,6 +162,9 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         temperature=resolved.temperature,
         top_p=resolved.top_p,
         thinking=resolved.thinking,
+        stop_sequences=request.stop_sequences,
+        tool_choice=request.tool_choice,
+        parallel_tool_calls=request.parallel_tool_calls,
         provider_options=preset.provider_options(),
     )
     base_message = raw_messages[-1] if continuing else None
@@ -167,6 +174,8 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         previous_usage = usage_from_aisdk(metadata.get("usage") if isinstance(metadata, dict) else None)
     return Turn(
         stateless=request.model_messages is not None,
+        front_door=request.front_door,
+        resettable=request.resettable,
         block_id=request.block_id,
         chat_id=request.chat_id or request.block_id,
         message_id=messages[-1].id if continuing else new_message_id(),

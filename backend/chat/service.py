@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 
 from backend.chat.admission import Admission
@@ -18,6 +19,7 @@ from backend.chat.streams import ActiveStream, LiveStreams, StreamBusy
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import ChatEvent
+from backend.providers.registry import PROVIDERS
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ class ChatService(ConfigViews):
         if busy_stream is not None and not busy_stream.done:
             raise _busy(request.block_id, busy_stream)
         turn = await prepare_turn(self._services, request, new_message_id)
-        admitted = await self.admission.admit(turn, request.client_id)
+        admitted = self.admission.admitted(turn, await self.admission.charge(turn, request.client_id))
         stream = ActiveStream(block_id=turn.block_id, chat_id=turn.chat_id, message_id=turn.message_id)
         store = self._services.store
 
@@ -71,16 +73,20 @@ class ChatService(ConfigViews):
         except StreamBusy as busy:
             raise _busy(request.block_id, busy.active) from None
 
-    async def prepare(self, request: TurnRequest) -> Turn:
-        """Decide a turn for a front door that streams it itself (``RequestError`` if it cannot start)."""
+    async def prepare(self, request: TurnRequest, charge: bool = True) -> Turn:
+        """Decide a turn for a front door that streams it itself, and charge it to the limits
+        (``RequestError`` if it cannot start). ``charge`` false: the turn will not run (a token
+        count), so no budget is spent on it."""
         self.admission.check_open(len(self._streams.active()))
-        return await prepare_turn(self._services, request, new_message_id)
+        turn = await prepare_turn(self._services, request, new_message_id)
+        if not charge:
+            return turn
+        return replace(turn, charge=await self.admission.charge(turn, request.client_id))
 
-    async def run(self, turn: Turn, client_id: str | None = None) -> AsyncGenerator[ChatEvent, None]:
+    async def run(self, turn: Turn) -> AsyncGenerator[ChatEvent, None]:
         """The chat events of a prepared turn, for a stateless front door that encodes them in its
-        own wire format. Nothing is saved; closing the generator cancels the provider call. The
-        limits are charged when the first event is asked for (``RequestError`` then)."""
-        admitted = await self.admission.admit(turn, client_id)
+        own wire format. Nothing is saved; closing the generator cancels the provider call."""
+        admitted = self.admission.admitted(turn, turn.charge)
         try:
             async with turn.open_model() as model:
                 async for event in turn.events(model, on_retry=admitted.recorder.retried):
@@ -117,6 +123,20 @@ class ChatService(ConfigViews):
         checks["presets"] = "ok" if error_text is None else f"the last reload failed: {error_text}"
         checks["draining"] = "yes" if self.admission.draining else "ok"
         return checks
+
+    async def count_tokens(self, turn: Turn) -> int:
+        """The input tokens of a prepared turn's model call, counted by its provider without
+        running it: ``RequestError`` ``not_supported`` where the provider cannot count,
+        ``ProviderError`` if the count fails."""
+        counter = PROVIDERS[turn.provider_config.provider].count_tokens
+        if counter is None:
+            raise RequestError(
+                f"Provider '{turn.provider_config.provider}' (preset '{turn.resolved.name}') cannot count tokens "
+                "without running the model.",
+                code="not_supported",
+                details={"provider": turn.provider_config.provider},
+            )
+        return await counter(turn.provider_config, turn.call)
 
     async def follow(self, stream: ActiveStream, position: int = 0) -> AsyncGenerator[bytes | None, None]:
         """The stream's encoded chunks from ``position`` (``None`` while idle: time for a

@@ -17,10 +17,11 @@ from backend.aisdk.assemble import UIMessageAssembler
 from backend.aisdk.convert import to_model_messages
 from backend.aisdk.protocol import ProtocolMajor
 from backend.aisdk.request import UIMessage
+from backend.chat.rate_limits import TokenCharge
 from backend.errors import ProviderError
 from backend.events import ChatEvent, Usage
 from backend.loop import Fallbacks, RetryPolicy, run_chat
-from backend.messages import ApprovalAnswer, Message, ToolDefinition, ToolResultContent
+from backend.messages import ApprovalAnswer, Message, ToolChoice, ToolDefinition, ToolResultContent
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.registry import create_model
 from backend.resolve import ResolvedPreset
@@ -38,6 +39,10 @@ class TurnRequest:
     which is answered but neither loaded, continued nor saved. ``options`` are the request
     layer's overrides. ``client_tools`` is ``None`` when the request declared none (then any
     tool the server does not own is the client's, as with ``useChat``'s default).
+
+    ``server_tools`` false: the preset's server tools are not offered (an API caller's tools
+    are all its own, as with the OpenAI and Anthropic APIs). ``stop_sequences``,
+    ``tool_choice`` and ``parallel_tool_calls`` go to the model call as they are.
     """
 
     block_id: str
@@ -52,6 +57,13 @@ class TurnRequest:
     client_id: str | None = None
     front_door: str = "chat"
     protocol: int | None = None  # the client's ai major, if the request said (docs/api.md)
+    server_tools: bool = True
+    # False for a wire that cannot take back streamed output (OpenAI, Anthropic APIs): no retry or
+    # fallback after output has started; the error ends the answer instead.
+    resettable: bool = True
+    stop_sequences: tuple[str, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,8 @@ class Turn:
     stateless: bool = False  # nothing is saved (a stateless front door's turn)
     timeouts: UpstreamTimeouts = field(default_factory=UpstreamTimeouts)
     front_door: str = "chat"
+    charge: TokenCharge | None = None  # what a stateless turn was charged (corrected at its end)
+    resettable: bool = True  # the front door's wire can take back streamed output (reset-step)
     fallbacks: Fallbacks = field(default_factory=Fallbacks)  # who answers when the preset's provider gives up
     protocol: ProtocolMajor = 7  # the UI message stream major the client accepts
 
@@ -112,5 +126,6 @@ class Turn:
             timeouts=self.timeouts,
             on_retry=on_retry,
             fallbacks=self.fallbacks,
+            resettable=self.resettable,
         ):
             yield event

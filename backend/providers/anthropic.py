@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal, cast
+from typing import Any, Final, Literal, cast
 
 import anthropic
 import httpx2
@@ -70,7 +70,24 @@ def create(config: ProviderConfig) -> ChatModel:
     return AnthropicModel(config)
 
 
-SPEC = ProviderSpec(name=PROVIDER, create=create, options=AnthropicOptions, table=PROVIDER)
+async def count_tokens(config: ProviderConfig, call: ModelCall) -> int:
+    """The input tokens of ``call``, counted by the API (``messages.count_tokens``)."""
+    params = to_anthropic_params(call)
+    # count_tokens takes the request without the answer's knobs (resources/messages/messages.py).
+    counted: dict[str, Any] = {
+        key: value for key, value in params.items() if key in ("system", "tools", "tool_choice", "thinking")
+    }
+    model = AnthropicModel(config)
+    try:
+        result = await model.client.messages.count_tokens(model=call.model, messages=params["messages"], **counted)
+    except _SDK_FAILURES as exc:
+        raise map_anthropic_error(exc, secrets=model.secrets) from exc
+    finally:
+        await model.aclose()
+    return result.input_tokens
+
+
+SPEC = ProviderSpec(name=PROVIDER, create=create, options=AnthropicOptions, table=PROVIDER, count_tokens=count_tokens)
 
 
 class AnthropicModel:
@@ -107,6 +124,14 @@ class AnthropicModel:
             raise map_anthropic_error(exc, secrets=self._secrets) from exc
         if not translator.finished:
             raise ProviderError(provider=PROVIDER, category="network", detail="the stream ended before message_stop")
+
+    @property
+    def client(self) -> anthropic.AsyncAnthropic:
+        return self._client
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -24,6 +24,7 @@ from anthropic.types import (
     MessageParam,
     TextBlockParam,
     ThinkingConfigParam,
+    ToolChoiceParam,
     ToolParam,
     ToolResultBlockParam,
     ToolUnionParam,
@@ -105,7 +106,31 @@ def to_anthropic_params(call: ModelCall) -> AnthropicParams:
     if tools:
         params["tools"] = tools
     _apply_thinking(call, options, params)
+    if call.stop_sequences:
+        params["stop_sequences"] = list(call.stop_sequences)
+    tool_choice = _tool_choice(call)
+    if tool_choice is not None and call.tools:
+        params["tool_choice"] = tool_choice
     return params
+
+
+def _tool_choice(call: ModelCall) -> ToolChoiceParam | None:
+    choice = call.tool_choice
+    # Anthropic says "no parallel calls" inside tool_choice (types/tool_choice_auto_param.py).
+    serial = {"disable_parallel_tool_use": True} if call.parallel_tool_calls is False else {}
+    if choice is None:
+        return cast(ToolChoiceParam, {"type": "auto", **serial}) if serial else None
+    match choice.mode:
+        case "auto":
+            return cast(ToolChoiceParam, {"type": "auto", **serial})
+        case "none":
+            return {"type": "none"}
+        case "required":
+            return cast(ToolChoiceParam, {"type": "any", **serial})
+        case "tool":
+            return cast(ToolChoiceParam, {"type": "tool", "name": choice.tool_name or "", **serial})
+        case _:
+            assert_never(choice.mode)
 
 
 def _system_blocks(call: ModelCall, caching: bool) -> list[TextBlockParam]:
@@ -208,8 +233,18 @@ def to_anthropic_messages(messages: Sequence[Message]) -> list[MessageParam]:
 def _user_block(part: TextContent | FileContent) -> ContentBlockParam | None:
     if isinstance(part, TextContent):
         # The API rejects empty text blocks.
-        return {"type": "text", "text": part.text} if part.text else None
+        return _text_block(part) if part.text else None
     return _file_block(part)
+
+
+def _text_block(part: TextContent) -> TextBlockParam:
+    """A text block, with the cache breakpoint a caller set on it (the AI SDK's
+    ``providerOptions.anthropic.cacheControl``, which the Anthropic-compatible endpoint fills)."""
+    block: TextBlockParam = {"type": "text", "text": part.text}
+    cache_control = (part.provider_metadata or {}).get(PROVIDER, {}).get("cacheControl")
+    if isinstance(cache_control, dict) and cache_control.get("type") == "ephemeral":
+        block["cache_control"] = cast(CacheControlEphemeralParam, dict(cache_control))
+    return block
 
 
 def _file_block(file: FileContent) -> ContentBlockParam:
@@ -264,7 +299,7 @@ def _assistant_blocks(content: Iterable[AssistantContent]) -> list[ContentBlockP
         match part:
             case TextContent(text=text):
                 if text:
-                    blocks.append({"type": "text", "text": text})
+                    blocks.append(_text_block(part))
             case ReasoningContent():
                 reasoning = _reasoning_block(part)
                 if reasoning is not None:

@@ -14,7 +14,7 @@ Each provider module has the same outline::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeAlias, TypeVar
 
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from backend.errors import ProviderError
 from backend.events import JsonValue, ProviderEvent
-from backend.messages import Message, ToolDefinition
+from backend.messages import Message, ToolChoice, ToolDefinition
 
 ThinkingEffort: TypeAlias = Literal["minimal", "low", "medium", "high", "xhigh", "max"]
 
@@ -85,6 +85,12 @@ class ModelCall:
     temperature: float | None = None
     top_p: float | None = None
     thinking: ThinkingSettings = field(default_factory=ThinkingSettings)
+    # Text that ends the answer when the model writes it (OpenAI ``stop``, Anthropic ``stop_sequences``).
+    stop_sequences: tuple[str, ...] = ()
+    # ``None``: the provider's default (auto when there are tools).
+    tool_choice: ToolChoice | None = None
+    # ``False``: at most one tool call per step; ``None``: the provider's default.
+    parallel_tool_calls: bool | None = None
     # Provider-specific knobs (the preset's table), keyed by provider name:
     # {"anthropic": {"prompt_caching": True}}; each provider reads its own with ``read_options``.
     provider_options: Mapping[str, Mapping[str, JsonValue]] = field(default_factory=dict)
@@ -117,6 +123,8 @@ class ProviderSpec:
     ``name`` is what preset files write (``provider = "anthropic"``); ``options`` validates the
     preset table named ``table`` (``[anthropic]``), strictly; ``credentials`` names the secrets
     a client needs, each found through the preset (``api_key_env``, or ``[credentials_env]``).
+    ``count_tokens``, where the provider's API can count a call's input tokens without running
+    it, does that (raising only ``ProviderError``); ``None`` means it cannot.
     """
 
     name: str
@@ -124,6 +132,7 @@ class ProviderSpec:
     options: type[BaseModel]
     table: str
     credentials: tuple[str, ...] = ("api_key",)
+    count_tokens: Callable[[ProviderConfig, ModelCall], Awaitable[int]] | None = None
 
 
 def read_options(call: ModelCall, provider: str, options: type[OptionsT]) -> OptionsT:

@@ -41,6 +41,7 @@ from backend.messages import (
     SystemMessage,
     TextContent,
     ToolCallContent,
+    ToolChoice,
     ToolMessage,
     ToolResultContent,
     UserMessage,
@@ -120,9 +121,28 @@ def to_google_config(call: ModelCall) -> types.GenerateContentConfigDict:
             for tool in call.tools
         ]
         config["tools"] = [{"function_declarations": declarations}]
+        if call.tool_choice is not None:
+            config["tool_config"] = {"function_calling_config": _function_calling(call.tool_choice)}
+    if call.stop_sequences:
+        config["stop_sequences"] = list(call.stop_sequences)
     if call.thinking.enabled:
         config["thinking_config"] = _thinking_config(call.thinking, options)
     return config
+
+
+def _function_calling(choice: ToolChoice) -> types.FunctionCallingConfigDict:
+    # Gemini has no switch for parallel calls; ANY + one allowed name forces that tool.
+    match choice.mode:
+        case "auto":
+            return {"mode": types.FunctionCallingConfigMode.AUTO}
+        case "none":
+            return {"mode": types.FunctionCallingConfigMode.NONE}
+        case "required":
+            return {"mode": types.FunctionCallingConfigMode.ANY}
+        case "tool":
+            return {"mode": types.FunctionCallingConfigMode.ANY, "allowed_function_names": [choice.tool_name or ""]}
+        case _:
+            assert_never(choice.mode)
 
 
 def system_text(call: ModelCall) -> str:

@@ -149,6 +149,16 @@ def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:
         ]
     if call.thinking.enabled and call.thinking.effort is not None:
         params["reasoning_effort"] = call.thinking.effort
+    if call.stop_sequences:
+        params["stop"] = list(call.stop_sequences)
+    if call.tools and call.tool_choice is not None:
+        choice = call.tool_choice
+        if choice.mode == "tool":
+            params["tool_choice"] = {"type": "function", "function": {"name": choice.tool_name or ""}}
+        else:
+            params["tool_choice"] = choice.mode
+    if call.tools and call.parallel_tool_calls is not None:
+        params["parallel_tool_calls"] = call.parallel_tool_calls
     return params
 
 

@@ -194,6 +194,19 @@ def to_openai_responses_params(call: ModelCall) -> ResponseCreateParamsStreaming
     encrypted = options.encrypted_reasoning
     if encrypted is True or (encrypted is None and call.thinking.enabled):
         params["include"] = ["reasoning.encrypted_content"]
+    if call.stop_sequences:
+        # The Responses API has no stop sequences (ResponseCreateParams); failing beats ignoring them.
+        raise ProviderError.unsupported_input(
+            PROVIDER, "stop sequences are not supported by the OpenAI Responses API", code="invalid_option"
+        )
+    if call.tools and call.tool_choice is not None:
+        choice = call.tool_choice
+        if choice.mode == "tool":
+            params["tool_choice"] = {"type": "function", "name": choice.tool_name or ""}
+        else:
+            params["tool_choice"] = choice.mode
+    if call.tools and call.parallel_tool_calls is not None:
+        params["parallel_tool_calls"] = call.parallel_tool_calls
     return params
 
 

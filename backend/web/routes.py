@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.web import chat, config, conversations, static
+from backend.web import anthropic_api, chat, config, conversations, openai_api, static
 from backend.web.ops import add_ops_routes
 
 
@@ -22,4 +22,9 @@ def add_routes(app: web.Application) -> None:
     for method in ("GET", "PUT", "PATCH"):
         app.router.add_route(method, "/api/blocks/{block_id}/meta", config.block_meta)
         app.router.add_route(method, "/api/settings", config.global_settings)
+    # The compatible APIs (docs/gateway.md): stateless front doors over the same core.
+    app.router.add_get("/v1/models", openai_api.list_models)
+    app.router.add_post("/v1/chat/completions", openai_api.chat_completions)
+    app.router.add_post("/v1/messages", anthropic_api.messages)
+    app.router.add_post("/v1/messages/count_tokens", anthropic_api.count_tokens)
     static.add_frontend_routes(app)

@@ -9,11 +9,13 @@ One middleware, outermost, checks in this order and answers with the usual JSON 
    origin (the ``Host`` it was called with) nor listed in ``--cors-origin``, or that carries
    ``Sec-Fetch-Site: cross-site`` without such an origin, gets 403 ``cross_site_request``. CORS
    preflights from a listed origin are answered (204); from any other origin, 403.
-3. **Authentication** (only with ``--auth-token``): every ``/api/`` request needs
-   ``Authorization: Bearer <token>`` or the session cookie, compared in constant time; else 401.
+3. **Authentication** (only with ``--auth-token``): every ``/api/`` and ``/v1/`` request needs
+   ``Authorization: Bearer <token>`` (OpenAI clients), ``x-api-key: <token>`` (Anthropic clients)
+   or the session cookie, compared in constant time; else 401 (on ``/v1/``, in that API's error
+   shape). The key is Chatwire's own: it is never sent upstream.
    ``GET /?token=<token>`` (any page outside ``/api/``) sets the cookie — HttpOnly,
    SameSite=Strict — and redirects to the same address without the token.
-4. **Content type**: a POST/PUT/PATCH to ``/api/`` with a body that is not ``application/json``
+4. **Content type**: a POST/PUT/PATCH to ``/api/`` or ``/v1/`` with a body that is not ``application/json``
    gets 415. So no "simple" cross-site request (``text/plain`` form posts) reaches a handler, and
    any cross-site ``fetch`` needs a preflight, which only listed origins pass.
 
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from yarl import URL
 
+from backend.gateway.errors import anthropic_request_error, openai_request_error
 from backend.settings import Settings, is_loopback_host
 from backend.web.common import Handler, error_body, json_response
 
@@ -48,7 +51,7 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")
 SESSION_COOKIE = "chatwire_session"
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
-ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, X-AI-Model, X-AI-Temperature"
+ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, X-AI-Model, X-AI-Temperature, X-Api-Key, Anthropic-Version"
 EXPOSED_HEADERS = "ETag, X-Vercel-AI-UI-Message-Stream"
 PREFLIGHT_MAX_AGE = "600"
 
@@ -107,6 +110,9 @@ class SecurityPolicy:
             return True
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), self.token.encode()):
+            return True
+        api_key = request.headers.get("x-api-key")
+        if api_key is not None and hmac.compare_digest(api_key.strip().encode(), self.token.encode()):
             return True
         cookie = request.cookies.get(SESSION_COOKIE, "")
         return hmac.compare_digest(cookie.encode(), self.session_value.encode())
@@ -172,6 +178,16 @@ def _token_login(request: web.Request, policy: SecurityPolicy) -> web.Response:
     return response
 
 
+def _gateway_unauthorized(request: web.Request) -> web.Response:
+    """401 in the error shape of the API the client speaks (its SDK reads the message from it)."""
+    message = "Invalid API key: send Chatwire's --auth-token as the API key (docs/gateway.md)."
+    if request.path.startswith("/v1/messages"):
+        body = anthropic_request_error(message, "unauthorized")
+    else:
+        body = openai_request_error(message, "unauthorized")
+    return json_response(body, status=401, headers={"WWW-Authenticate": 'Bearer realm="chatwire"'})
+
+
 @web.middleware
 async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in OPEN_PATHS:
@@ -189,11 +205,14 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
             "cross_site_request",
             "Cross-site request refused: the page's origin is not this server's and not in --cors-origin.",
         )
-    api = request.path.startswith("/api/")
+    gateway = request.path.startswith("/v1/")
+    api = gateway or request.path.startswith("/api/")
     if policy.token is not None:
         gated = api or request.path in GATED_PATHS
         if not gated and "token" in request.query and request.method == "GET":
             return _token_login(request, policy)
+        if gateway and not policy.authenticated(request):
+            return _gateway_unauthorized(request)
         if gated and not policy.authenticated(request):
             return _forbidden(
                 "unauthorized",

@@ -1,0 +1,93 @@
+"""``POST /v1/messages`` and ``/v1/messages/count_tokens``: the Anthropic-compatible front door.
+
+HTTP only: the body becomes a ``TurnRequest`` (``backend/gateway/anthropic_request.py``), the
+core answers it statelessly, and the events are encoded as Anthropic message events
+(``backend/gateway/anthropic_encode.py``). An error after the stream started is an ``error``
+event, as Anthropic sends one. docs/gateway.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import aclosing
+
+from aiohttp import ClientConnectionResetError, web
+
+from backend.errors import ProviderError, RequestError
+from backend.events import ChatError
+from backend.gateway.anthropic_encode import AnthropicMessageEncoder, sse_event
+from backend.gateway.anthropic_request import parse_messages
+from backend.gateway.errors import anthropic_provider_error, anthropic_request_error
+from backend.web.app_keys import CHAT
+from backend.web.common import json_response, read_json
+from backend.web.gateway import (
+    STREAM_HEADERS,
+    error_response,
+    failed_first,
+    first_event,
+    provider_status,
+    request_status,
+    retry_headers,
+    turn_request,
+)
+
+
+def request_failure(error: RequestError) -> web.Response:
+    return error_response(anthropic_request_error(error.public_message, error.code), request_status(error))
+
+
+def provider_failure(error: ChatError | ProviderError) -> web.Response:
+    message = error.error_text if isinstance(error, ChatError) else error.public_message
+    return error_response(
+        anthropic_provider_error(message, error.category),
+        provider_status(error.category, anthropic=True),
+        retry_headers(error.retry_after_seconds),
+    )
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    chat = request.app[CHAT]
+    try:
+        parsed = parse_messages(await read_json(request))
+        turn = await chat.prepare(turn_request(parsed, request, "anthropic"))
+    except RequestError as error:
+        return request_failure(error)
+    encoder = AnthropicMessageEncoder("msg_" + secrets.token_urlsafe(18), parsed.model)
+    async with aclosing(chat.run(turn)) as answer:
+        first, events = await first_event(answer)
+        failed = failed_first(first)
+        if failed is not None:
+            return provider_failure(failed)
+        if not parsed.stream:
+            async for event in events:
+                encoder.encode(event)
+            if encoder.error is not None:
+                return provider_failure(encoder.error)
+            return json_response(encoder.message())
+        response = web.StreamResponse(status=200, headers=STREAM_HEADERS)
+        await response.prepare(request)
+        try:
+            for name, data in encoder.start():
+                await response.write(sse_event(name, data))
+            async for event in events:
+                for name, data in encoder.encode(event):
+                    await response.write(sse_event(name, data))
+            if encoder.error is not None:
+                shape = anthropic_provider_error(encoder.error.error_text, encoder.error.category)
+                await response.write(sse_event("error", shape))
+        except (ConnectionResetError, ClientConnectionResetError):
+            pass  # the caller went away; leaving the loop closes the answer (and the provider call)
+        return response
+
+
+async def count_tokens(request: web.Request) -> web.Response:
+    """``{"input_tokens": n}`` where the preset's provider can count (Anthropic); else 501."""
+    chat = request.app[CHAT]
+    try:
+        parsed = parse_messages(await read_json(request), count_only=True)
+        turn = await chat.prepare(turn_request(parsed, request, "anthropic"), charge=False)
+        return json_response({"input_tokens": await chat.count_tokens(turn)})
+    except RequestError as error:
+        return request_failure(error)
+    except ProviderError as error:
+        return provider_failure(error)

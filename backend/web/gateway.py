@@ -1,0 +1,107 @@
+"""What the two compatible front doors (``openai_api.py``, ``anthropic_api.py``) share over HTTP:
+the turn request they build, the statuses of their errors, and the first event of an answer.
+
+Decisions (docs/gateway.md): every answer is stateless (a fresh block id per request, nothing
+saved; ``X-Chatwire-Block`` is refused with 501 until storing gateway answers exists); the
+caller's tools are all client tools and the preset's Chatwire-run tools are not offered; the
+``model`` field names a preset (the URL layer), the parameters are the request layer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from backend.chat.turn import TurnRequest
+from backend.errors import ErrorCategory, RequestError
+from backend.events import ChatError, ChatEvent
+from backend.gateway.common import GatewayRequest
+from backend.web.common import STATUS_BY_CODE, json_response
+from backend.web.ops import client_identity
+
+BLOCK_HEADER = "X-Chatwire-Block"
+STREAM_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache, no-transform",
+    "Connection": "keep-alive",
+    "X-Accel-Buffering": "no",
+}
+
+# Provider failures before anything streamed. The upstream's key is the server's business, so its
+# failure is a bad gateway, not the caller's 401.
+STATUS_BY_CATEGORY: dict[ErrorCategory, int] = {
+    "auth": 502,
+    "rate_limited": 429,
+    "overloaded": 503,
+    "context_length": 400,
+    "content_filter": 400,
+    "bad_request": 400,
+    "network": 502,
+    "upstream": 502,
+}
+ANTHROPIC_OVERLOADED_STATUS = 529
+GATEWAY_STATUS_BY_CODE = {**STATUS_BY_CODE, "unknown_preset": 404, "not_supported": 501, "missing_api_key": 503}
+
+
+def request_status(error: RequestError) -> int:
+    return GATEWAY_STATUS_BY_CODE.get(error.code, 400)
+
+
+def provider_status(category: str, *, anthropic: bool = False) -> int:
+    if anthropic and category == "overloaded":
+        return ANTHROPIC_OVERLOADED_STATUS
+    return STATUS_BY_CATEGORY.get(category, 502)  # type: ignore[call-overload, no-any-return]
+
+
+def retry_headers(retry_after_seconds: float | None) -> dict[str, str]:
+    if retry_after_seconds is None:
+        return {}
+    return {"retry-after": str(max(int(retry_after_seconds + 0.999), 0))}
+
+
+def error_response(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> web.Response:
+    return json_response(body, status=status, headers=headers)
+
+
+def turn_request(parsed: GatewayRequest, request: web.Request, front_door: str) -> TurnRequest:
+    if BLOCK_HEADER in request.headers:
+        raise RequestError(
+            f"{BLOCK_HEADER}: storing a compatible-API conversation in a block is not supported yet; "
+            "these endpoints are stateless (docs/gateway.md).",
+            code="not_supported",
+        )
+    return TurnRequest(
+        block_id="v1-" + secrets.token_urlsafe(9),  # a block nobody has: no stored settings, nothing saved
+        model_messages=parsed.messages,
+        url_preset=parsed.model,
+        options=parsed.options,
+        client_tools=parsed.tools or (),
+        server_tools=False,
+        stop_sequences=parsed.stop_sequences,
+        tool_choice=parsed.tool_choice,
+        parallel_tool_calls=parsed.parallel_tool_calls,
+        client_id=client_identity(request),
+        front_door=front_door,
+        resettable=False,  # neither API can take back streamed deltas
+    )
+
+
+async def first_event(events: AsyncGenerator[ChatEvent, None]) -> tuple[ChatEvent | None, AsyncIterator[ChatEvent]]:
+    """The answer's first event and the rest: a failure before anything streamed is a
+    ``ChatError`` first, which the front door answers with an HTTP error status."""
+    first = await anext(events, None)
+
+    async def rest() -> AsyncIterator[ChatEvent]:
+        if first is not None:
+            yield first
+        async for event in events:
+            yield event
+
+    return first, rest()
+
+
+def failed_first(first: ChatEvent | None) -> ChatError | None:
+    return first if isinstance(first, ChatError) else None
