@@ -12,10 +12,12 @@ from aiohttp import web
 from backend.catalog import PresetCatalog
 from backend.chat.prepare import TurnServices
 from backend.chat.preset_reload import poll_presets, reload_once
+from backend.chat.redis_streams import RedisStreams
 from backend.chat.service import ChatService
-from backend.chat.streams import InMemoryStreams
+from backend.chat.streams import InMemoryStreams, LiveStreams
 from backend.settings import Settings
-from backend.storage import Store
+from backend.storage import SqliteStore, Store
+from backend.storage.postgres import PostgresStore
 from backend.tools.builtins import default_registry
 from backend.tools.mcp_bridge import McpManager
 from backend.web.app_keys import CHAT, MCP, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
@@ -26,8 +28,32 @@ from backend.web.security import install_security, security_middleware
 logger = logging.getLogger(__name__)
 
 
+async def open_store(settings: Settings) -> Store:
+    """PostgreSQL with ``--database-url``, else the SQLite file in the data dir (docs/scaling.md)."""
+    if settings.database_url:
+        return await PostgresStore.open(settings.database_url)
+    return await SqliteStore.open(settings.database_path)
+
+
+async def open_streams(settings: Settings) -> LiveStreams:
+    """Redis with ``--redis-url``, else this process's memory (docs/scaling.md)."""
+    if settings.redis_url:
+        return await RedisStreams.open(
+            settings.redis_url,
+            lock_seconds=settings.stream_lock_seconds,
+            finished_seconds=settings.finished_stream_seconds,
+        )
+    return InMemoryStreams()
+
+
+async def _streams_context(app: web.Application) -> AsyncIterator[None]:
+    app[STREAMS] = await open_streams(app[SETTINGS])
+    yield
+    await app[STREAMS].close()  # after the store context's stop_all: the ends reached Redis
+
+
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
-    app[STORE] = await Store.open(app[SETTINGS].database_path)
+    app[STORE] = await open_store(app[SETTINGS])
     services = TurnServices(app[SETTINGS], app[STORE], app[PRESETS], app[TOOLS], app[MCP])
     app[CHAT] = ChatService(services, app[STREAMS])
     yield
@@ -74,8 +100,8 @@ def create_app(settings: Settings) -> web.Application:
     install_security(app, settings)
     app[TOOLS] = default_registry()
     app[PRESETS] = PresetCatalog(settings.presets_dir, app[TOOLS].names())
-    app[STREAMS] = InMemoryStreams()
     app.cleanup_ctx.append(_mcp_context)
+    app.cleanup_ctx.append(_streams_context)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_preset_reload_context)
     add_routes(app)

@@ -37,6 +37,11 @@ ENVIRONMENT = {
     "auth_token": "CHATWIRE_AUTH_TOKEN",
     "auth_token_file": "CHATWIRE_AUTH_TOKEN_FILE",
     "insecure_no_auth": "CHATWIRE_INSECURE_NO_AUTH",
+    # Issue 17 (docs/scaling.md): the shared engines of several workers.
+    "database_url": "CHATWIRE_DATABASE_URL",
+    "redis_url": "CHATWIRE_REDIS_URL",
+    "stream_lock_seconds": "CHATWIRE_STREAM_LOCK_SECONDS",
+    "finished_stream_seconds": "CHATWIRE_FINISHED_STREAM_SECONDS",
 }
 
 # A shorter token is refused: it would be guessable over a LAN.
@@ -93,6 +98,13 @@ class Settings:
     auth_token: str | None = field(default=None, repr=False)
     insecure_no_auth: bool = False
     limits: RequestLimits = field(default_factory=RequestLimits)
+    # Issue 17 (docs/scaling.md): PostgreSQL instead of the SQLite file, Redis instead of in-memory
+    # live streams (never in repr: the URLs may carry passwords). The lock on a block's answer
+    # lapses this long after its worker's last heartbeat; a finished stream stays replayable this long.
+    database_url: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    stream_lock_seconds: float = 20.0
+    finished_stream_seconds: float = 300.0
 
     @property
     def database_path(self) -> Path:
@@ -178,7 +190,9 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         "--preset-poll-seconds", type=float, default=float(env.get(ENVIRONMENT["preset_poll_seconds"], "2"))
     )
     _add_security_arguments(parser, env)
+    _add_scaling_arguments(parser, env)
     args = parser.parse_args(argv)
+    check_database_url(args.database_url)
     auth_token = read_auth_token(args.auth_token, args.auth_token_file)
     if not is_loopback_host(args.host) and auth_token is None and not args.insecure_no_auth:
         raise ConfigError(
@@ -206,6 +220,42 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         cors_origins=tuple(origin.rstrip("/") for origin in args.cors_origin),
         auth_token=auth_token,
         insecure_no_auth=args.insecure_no_auth,
+        database_url=args.database_url or None,
+        redis_url=args.redis_url or None,
+        stream_lock_seconds=args.stream_lock_seconds,
+        finished_stream_seconds=args.finished_stream_seconds,
+    )
+
+
+def check_database_url(url: str | None) -> None:
+    """Only PostgreSQL URLs; the SQLite file is the default (``--data-dir``)."""
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("--database-url must be a postgresql:// URL (without it, SQLite in --data-dir is used)")
+
+
+def _add_scaling_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """Issue 17's flags (docs/scaling.md)."""
+    parser.add_argument(
+        "--database-url",
+        default=env.get(ENVIRONMENT["database_url"]),
+        help="postgresql://user:password@host:port/database: store in PostgreSQL instead of SQLite",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=env.get(ENVIRONMENT["redis_url"]),
+        help="redis://host:port/db: share live streams, stops and the per-block lock between workers",
+    )
+    parser.add_argument(
+        "--stream-lock-seconds",
+        type=float,
+        default=float(env.get(ENVIRONMENT["stream_lock_seconds"], "20")),
+        help="with Redis: a dead worker's block accepts a new message this long after its last heartbeat",
+    )
+    parser.add_argument(
+        "--finished-stream-seconds",
+        type=float,
+        default=float(env.get(ENVIRONMENT["finished_stream_seconds"], "300")),
+        help="with Redis: how long a finished answer's chunks stay replayable",
     )
 
 

@@ -36,7 +36,7 @@ class ChatService:
         stream = ActiveStream(block_id=turn.block_id, chat_id=turn.chat_id, message_id=turn.message_id)
         store = self._services.store
         try:
-            return self._streams.start(stream, lambda active: generate(turn, active, store))
+            return await self._streams.start(stream, lambda active: generate(turn, active, store))
         except StreamBusy as busy:
             block_id = request.block_id
             raise RequestError(
@@ -71,9 +71,9 @@ class ChatService:
             if not stream.done and settings.cancel_on_disconnect and stream.followers == 0 and stream.task:
                 stream.task.cancel()
 
-    def resume(self, block_id: str, chat_id: str) -> ActiveStream | None:
+    async def resume(self, block_id: str, chat_id: str) -> ActiveStream | None:
         """The block's live answer, if ``chat_id`` names it (what ``useChat({resume: true})`` asks)."""
-        stream = self._streams.get(block_id)
+        stream = await self._streams.get(block_id)
         if stream is None or stream.done or chat_id not in (stream.chat_id, block_id):
             return None
         return stream
