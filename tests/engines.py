@@ -21,6 +21,9 @@ import asyncpg
 
 from tests.server_process import free_port
 
+INITDB_FLAGS = ("-E", "UTF8", "--no-sync", "--no-instructions")
+POSTGRES_FLAGS = ("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200")
+REDIS_FLAGS = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 INSTALL_HINT = "run `make test` (it installs Debian's postgresql and redis-server), or apt-get install them"
 
 
@@ -60,8 +63,7 @@ class PostgresServer:
             as_user = ["runuser", "-u", "nobody", "--"]
         data = self.directory / "data"
         subprocess.run(
-            [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "chatwire", "--auth=trust", "-E", "UTF8"]
-            + ["--no-sync", "--no-instructions"],
+            [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "chatwire", "--auth=trust", *INITDB_FLAGS],
             check=True,
             capture_output=True,
         )
@@ -69,14 +71,16 @@ class PostgresServer:
         # fsync off: a test server's durability against power loss does not matter; a killed
         # *client* process (what the tests do) loses nothing either way.
         self.process = subprocess.Popen(
-            [*as_user, str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.directory)]
-            + ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"],
+            [*as_user, str(bin_dir / "postgres"), "-D", str(data), "-k", str(self.directory), *self._flags()],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
         ready = [str(bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", "chatwire"]
         _wait(ready, self.process, "postgres")
         self._databases = 0
+
+    def _flags(self) -> list[str]:
+        return ["-p", str(self.port), *POSTGRES_FLAGS]
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://chatwire@127.0.0.1:{self.port}/{database}"
@@ -113,8 +117,7 @@ class RedisServer:
         self.directory = Path(tempfile.mkdtemp(prefix="chatwire-redis-"))
         self.port = free_port()
         self.process = subprocess.Popen(
-            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", str(self.directory)],
+            [executable, "--port", str(self.port), "--dir", str(self.directory), *REDIS_FLAGS],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )

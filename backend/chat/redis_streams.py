@@ -54,6 +54,14 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 if redis.call('HEXISTS', KEYS[1], 'stop') == 1 then return 2 end
 return 1
 """
+# KEYS[1] active hash, KEYS[2] chunks; ARGV: stream id, end entry id, finished ms. The end and the unlock
+# in one step: whoever sees the block unlocked finds the end, and whoever sees the end finds it unlocked.
+_FINISH = """
+redis.call('XADD', KEYS[2], ARGV[2], 'end', '1')
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
 # KEYS[1] active hash; ARGV[1] stream id, ARGV[2] the field to set (mark stop) or '' (release).
 _IF_HOLDER = """
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return 0 end
@@ -145,6 +153,7 @@ class RedisStreams:
         self._acquire = client.register_script(_ACQUIRE)
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._if_holder = client.register_script(_IF_HOLDER)
+        self._finish = client.register_script(_FINISH)
         self._listener: asyncio.Task[None] | None = None
 
     @classmethod
@@ -246,7 +255,8 @@ class RedisStreams:
     async def _publish(self, local: _Local) -> None:
         """Copy the stream's chunks to Redis as they come (one pipeline per batch), then its end, then unlock."""
         stream, chunks_key = local.stream, self._keys.chunks(local.stream_id)
-        published = 0
+        active_key = self._keys.active(stream.block_id)
+        published, finished = 0, False
         try:
             while True:
                 end, done = len(stream.chunks), stream.done
@@ -261,15 +271,16 @@ class RedisStreams:
                     break
                 else:
                     await stream.changed()
-            pipeline = self._client.pipeline(transaction=False)
-            pipeline.xadd(chunks_key, {"end": "1"}, id=f"0-{published + 1}")
-            pipeline.pexpire(chunks_key, self._finished_ms)
-            await pipeline.execute()
+            await self._finish(
+                keys=[active_key, chunks_key], args=[local.stream_id, f"0-{published + 1}", self._finished_ms]
+            )
+            finished = True
         except RedisError:
             logger.exception("publishing the answer of block %s to Redis failed", stream.block_id)
         finally:
-            with contextlib.suppress(RedisError):
-                await self._if_holder(keys=[self._keys.active(stream.block_id)], args=[local.stream_id, ""])
+            if not finished:  # free the block anyway; followers elsewhere see the owner gone
+                with contextlib.suppress(RedisError):
+                    await self._if_holder(keys=[active_key], args=[local.stream_id, ""])
 
     async def _keep_alive(self, local: _Local) -> None:
         """Renew the lock (and the chunks' expiry) while the answer runs; honour a stop marked in Redis."""

@@ -26,7 +26,10 @@ MESSAGES: list[dict[str, Any]] = [
         "id": "a1",
         "role": "assistant",
         "metadata": {"preset": "p", "model": "m", "usage": {"inputTokens": 10, "outputTokens": 4}},
-        "parts": [{"type": "text", "text": "Rayleigh \u0000 scattering ✨", "state": "done"}, {"type": "data-x", "z": 1}],
+        "parts": [
+            {"type": "text", "text": "Rayleigh \u0000 scattering ✨", "state": "done"},
+            {"type": "data-x", "z": 1},
+        ],
     },
 ]
 
