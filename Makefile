@@ -44,7 +44,7 @@ chromium:
 engines:
 	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; } || { \
 	  echo "installing Debian's postgresql and redis-server for the scale-out tests"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql redis-server; }
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql redis-server; }
 
 lint: deps
 	$(VENV)/bin/ruff check backend tests
