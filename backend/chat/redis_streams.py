@@ -140,6 +140,12 @@ class _Local:
     stream_id: str
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
+    def cancel(self) -> None:
+        """Stop the generation once: a second cancel (a heartbeat, the stop channel) is not sent."""
+        if not self.stream.stop_requested and self.stream.task is not None:
+            self.stream.stop_requested = True
+            self.stream.task.cancel()
+
 
 class RedisStreams:
     """``LiveStreams`` over Redis. Open with ``await RedisStreams.open(url, ...)``; ``close()`` after ``stop_all()``."""
@@ -232,9 +238,8 @@ class RedisStreams:
 
     async def _stop_local(self, local: _Local) -> ActiveStream:
         stream = local.stream
-        stream.stop_requested = True
+        local.cancel()
         if stream.task is not None:
-            stream.task.cancel()
             await asyncio.gather(stream.task, return_exceptions=True)
         return stream
 
@@ -245,12 +250,14 @@ class RedisStreams:
             await run(stream)
         finally:
             stream.close()
-            # The end reaches Redis even if this task is cancelled again (shutdown): a resume elsewhere sees it.
-            await asyncio.gather(asyncio.shield(publisher), return_exceptions=True)
-            for task in local.tasks:
-                task.cancel()
-            if self._local.get(stream.block_id) is local:
-                del self._local[stream.block_id]
+            try:
+                # The end reaches Redis even if this task is cancelled again (shutdown): a resume elsewhere sees it.
+                await asyncio.gather(asyncio.shield(publisher), return_exceptions=True)
+            finally:
+                for task in local.tasks:
+                    task.cancel()
+                if self._local.get(stream.block_id) is local:
+                    del self._local[stream.block_id]
 
     async def _publish(self, local: _Local) -> None:
         """Copy the stream's chunks to Redis as they come (one pipeline per batch), then its end, then unlock."""
@@ -293,13 +300,12 @@ class RedisStreams:
             except RedisError:
                 logger.warning("heartbeat for block %s failed; retrying", stream.block_id)
                 continue
-            if state in (0, 2) and stream.task is not None and not stream.done:
+            if state in (0, 2) and not stream.done:
                 if state == 0:
                     logger.warning(
                         "block %s lost its stream lock (Redis unreachable too long?); stopping", stream.block_id
                     )
-                stream.stop_requested = True
-                stream.task.cancel()
+                local.cancel()
 
     async def _listen_for_stops(self, ready: asyncio.Future[None]) -> None:
         """Cancel this worker's generation when any worker publishes a stop for it."""
@@ -312,9 +318,8 @@ class RedisStreams:
                 async for message in pubsub.listen():
                     stream_id = _text(message["data"])
                     for local in list(self._local.values()):
-                        if local.stream_id == stream_id and local.stream.task is not None:
-                            local.stream.stop_requested = True
-                            local.stream.task.cancel()
+                        if local.stream_id == stream_id:
+                            local.cancel()
             except RedisError as error:
                 if not ready.done():
                     ready.set_exception(error)
