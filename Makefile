@@ -1,5 +1,6 @@
 # Chatwire — `make run` serves UI + API on 127.0.0.1:8080; `make test` runs every test.
-# Both install what is missing (Python venv, npm packages, Debian's chromium for browser tests).
+# Both install what is missing (Python venv, npm packages, Debian's chromium for browser tests,
+# Debian's postgresql and redis-server for the scale-out tests).
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ NPM_FLAGS := --no-audit --no-fund --loglevel=error
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint typecheck unit-py fe-build fe-unit deps chromium bench clean
+.PHONY: run test lint typecheck unit-py fe-build fe-unit deps chromium engines bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,13 @@ chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-color-emoji; }
 
+# The store suite and the multi-worker tests run Debian's PostgreSQL and Redis themselves, on
+# throwaway data dirs and ports (tests/engines.py); only the packages are needed. No service is started here.
+engines:
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; } || { \
+	  echo "installing Debian's postgresql and redis-server for the scale-out tests"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql redis-server; }
+
 lint: deps
 	$(VENV)/bin/ruff check backend tests
 	$(VENV)/bin/ruff format --check backend tests
@@ -50,7 +58,7 @@ run: deps fe-build
 	$(PY) -m backend --host $(HOST) --port $(PORT) --data-dir ./data --presets-dir ./presets
 
 # pytest runs last so its summary is the last line printed.
-test: deps fe-build fe-unit tests/conformance/node_modules/.package-lock.json chromium lint typecheck
+test: deps fe-build fe-unit tests/conformance/node_modules/.package-lock.json chromium engines lint typecheck
 	$(PY) -m pytest -q -p no:playwright tests
 
 bench: deps

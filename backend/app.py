@@ -14,12 +14,14 @@ from backend.chat.admission import Admission
 from backend.chat.prepare import TurnServices
 from backend.chat.preset_reload import poll_presets, reload_once
 from backend.chat.rate_limits import LimitSettings, RateLimits
+from backend.chat.redis_streams import RedisStreams
 from backend.chat.service import ChatService
-from backend.chat.streams import InMemoryStreams
+from backend.chat.streams import InMemoryStreams, LiveStreams
 from backend.observability.logs import AnswerLog
 from backend.observability.metrics import Metrics
 from backend.settings import Settings
-from backend.storage import Store
+from backend.storage import SqliteStore, Store
+from backend.storage.postgres import PostgresStore
 from backend.tools.builtins import default_registry
 from backend.tools.mcp_bridge import McpManager
 from backend.web.app_keys import CHAT, MCP, METRICS, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
@@ -31,9 +33,33 @@ from backend.web.security import install_security, security_middleware
 logger = logging.getLogger(__name__)
 
 
+async def open_store(settings: Settings) -> Store:
+    """PostgreSQL with ``--database-url``, else the SQLite file in the data dir (docs/scaling.md)."""
+    if settings.database_url:
+        return await PostgresStore.open(settings.database_url)
+    return await SqliteStore.open(settings.database_path)
+
+
+async def open_streams(settings: Settings) -> LiveStreams:
+    """Redis with ``--redis-url``, else this process's memory (docs/scaling.md)."""
+    if settings.redis_url:
+        return await RedisStreams.open(
+            settings.redis_url,
+            lock_seconds=settings.stream_lock_seconds,
+            finished_seconds=settings.finished_stream_seconds,
+        )
+    return InMemoryStreams()
+
+
+async def _streams_context(app: web.Application) -> AsyncIterator[None]:
+    app[STREAMS] = await open_streams(app[SETTINGS])
+    yield
+    await app[STREAMS].close()  # after the store context's stop_all: the ends reached Redis
+
+
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[STORE] = await Store.open(settings.database_path)
+    app[STORE] = await open_store(settings)
     services = TurnServices(settings, app[STORE], app[PRESETS], app[TOOLS], app[MCP])
     limits = RateLimits(
         LimitSettings(settings.max_streams, settings.client_requests_per_minute or None, settings.rate_limit_storage)
@@ -98,8 +124,8 @@ def create_app(settings: Settings) -> web.Application:
     install_security(app, settings)
     app[TOOLS] = default_registry()
     app[PRESETS] = PresetCatalog(settings.presets_dir, app[TOOLS].names())
-    app[STREAMS] = InMemoryStreams()
     app.cleanup_ctx.append(_mcp_context)
+    app.cleanup_ctx.append(_streams_context)
     app.cleanup_ctx.append(_store_context)
     app.cleanup_ctx.append(_preset_reload_context)
     add_routes(app)

@@ -47,6 +47,11 @@ ENVIRONMENT = {
     # Issue 14: the AI SDK's tool approval signatures, and the default client major (5, 6, 7).
     "approval_secret": "CHATWIRE_APPROVAL_SECRET",
     "protocol": "CHATWIRE_PROTOCOL",
+    # Issue 17 (docs/scaling.md): the shared engines of several workers.
+    "database_url": "CHATWIRE_DATABASE_URL",
+    "redis_url": "CHATWIRE_REDIS_URL",
+    "stream_lock_seconds": "CHATWIRE_STREAM_LOCK_SECONDS",
+    "finished_stream_seconds": "CHATWIRE_FINISHED_STREAM_SECONDS",
 }
 
 # A shorter token is refused: it would be guessable over a LAN.
@@ -115,6 +120,13 @@ class Settings:
     # answer without a valid signature; and the UI stream major for clients that do not say.
     approval_secret: str | None = field(default=None, repr=False)
     protocol: int = 7
+    # Issue 17 (docs/scaling.md): PostgreSQL instead of the SQLite file, Redis instead of in-memory
+    # live streams (never in repr: the URLs may carry passwords). The lock on a block's answer
+    # lapses this long after its worker's last heartbeat; a finished stream stays replayable this long.
+    database_url: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    stream_lock_seconds: float = 20.0
+    finished_stream_seconds: float = 300.0
 
     @property
     def database_path(self) -> Path:
@@ -203,7 +215,9 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
     _add_operations_arguments(parser, env)
     parser.add_argument("--approval-secret", default=env.get(ENVIRONMENT["approval_secret"]))
     parser.add_argument("--protocol", type=int, choices=(5, 6, 7), default=int(env.get(ENVIRONMENT["protocol"], "7")))
+    _add_scaling_arguments(parser, env)
     args = parser.parse_args(argv)
+    check_database_url(args.database_url)
     if args.approval_secret is not None and len(args.approval_secret) < MIN_AUTH_TOKEN_LENGTH:
         raise ConfigError(f"--approval-secret must be at least {MIN_AUTH_TOKEN_LENGTH} characters long")
     auth_token = read_auth_token(args.auth_token, args.auth_token_file)
@@ -240,6 +254,42 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         log_format=args.log_format,
         approval_secret=args.approval_secret,
         protocol=args.protocol,
+        database_url=args.database_url or None,
+        redis_url=args.redis_url or None,
+        stream_lock_seconds=args.stream_lock_seconds,
+        finished_stream_seconds=args.finished_stream_seconds,
+    )
+
+
+def check_database_url(url: str | None) -> None:
+    """Only PostgreSQL URLs; the SQLite file is the default (``--data-dir``)."""
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("--database-url must be a postgresql:// URL (without it, SQLite in --data-dir is used)")
+
+
+def _add_scaling_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """Issue 17's flags (docs/scaling.md)."""
+    parser.add_argument(
+        "--database-url",
+        default=env.get(ENVIRONMENT["database_url"]),
+        help="postgresql://user:password@host:port/database: store in PostgreSQL instead of SQLite",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=env.get(ENVIRONMENT["redis_url"]),
+        help="redis://host:port/db: share live streams, stops and the per-block lock between workers",
+    )
+    parser.add_argument(
+        "--stream-lock-seconds",
+        type=float,
+        default=float(env.get(ENVIRONMENT["stream_lock_seconds"], "20")),
+        help="with Redis: a dead worker's block accepts a new message this long after its last heartbeat",
+    )
+    parser.add_argument(
+        "--finished-stream-seconds",
+        type=float,
+        default=float(env.get(ENVIRONMENT["finished_stream_seconds"], "300")),
+        help="with Redis: how long a finished answer's chunks stay replayable",
     )
 
 

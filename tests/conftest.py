@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
 from backend.app import create_app
 from backend.settings import Secrets, Settings
+from tests.engines import PostgresServer, RedisServer
 from tests.upstream import FakeUpstream
 
 TEST_KEY = "sk-ant-test-0123456789abcdefghijklmnop"
@@ -85,3 +87,35 @@ async def chat_client(
     write_fixture_presets(presets_dir, upstream.url)
     client: TestClient[Any, Any] = await aiohttp_client(create_app(make_settings(tmp_path, presets_dir)))
     return client
+
+
+# ---- issue 17: real PostgreSQL and Redis, one of each per session (tests/engines.py) -------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's PostgreSQL."""
+    return await postgres_server.new_database()
+
+
+@pytest.fixture
+async def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied."""
+    client = Redis.from_url(redis_server.url())
+    await client.flushall()
+    await client.aclose()
+    return redis_server.url()

@@ -54,7 +54,7 @@ class ChatService(ConfigViews):
     async def start(self, request: TurnRequest) -> ActiveStream:
         """Prepare the turn and start generating it (``RequestError`` if it cannot start)."""
         self.admission.check_open(len(self._streams.active()))
-        busy_stream = self._streams.get(request.block_id)
+        busy_stream = await self._streams.get(request.block_id)
         if busy_stream is not None and not busy_stream.done:
             raise _busy(request.block_id, busy_stream)
         turn = await prepare_turn(self._services, request, new_message_id)
@@ -69,7 +69,7 @@ class ChatService(ConfigViews):
                 await self.admission.finished(admitted)
 
         try:
-            return self._streams.start(stream, answer)
+            return await self._streams.start(stream, answer)
         except StreamBusy as busy:
             raise _busy(request.block_id, busy.active) from None
 
@@ -152,9 +152,9 @@ class ChatService(ConfigViews):
             if not stream.done and settings.cancel_on_disconnect and stream.followers == 0 and stream.task:
                 stream.task.cancel()
 
-    def resume(self, block_id: str, chat_id: str) -> ActiveStream | None:
+    async def resume(self, block_id: str, chat_id: str) -> ActiveStream | None:
         """The block's live answer, if ``chat_id`` names it (what ``useChat({resume: true})`` asks)."""
-        stream = self._streams.get(block_id)
+        stream = await self._streams.get(block_id)
         if stream is None or stream.done or chat_id not in (stream.chat_id, block_id):
             return None
         return stream

@@ -8,8 +8,10 @@ stop the answer, a reopened tab sees it continue, and any front door can frame t
 own way (SSE ``data:`` lines, WebSocket frames). One active stream per block.
 
 :class:`LiveStreams` is the interface the core uses (start, get, follow from a position, stop);
-:class:`InMemoryStreams` is the embedded implementation. A shared one (Redis) can replace it
-without touching the core.
+:class:`InMemoryStreams` is the embedded implementation, ``redis_streams.RedisStreams`` the
+shared one for several workers (docs/scaling.md). ``get`` and ``start`` are coroutines because a
+shared implementation asks its engine; a stream found on another worker is an ``ActiveStream``
+whose ``follow`` reads the engine, so the core handles both alike.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class ActiveStream:
             self._changed = asyncio.get_running_loop().create_future()
         return self._changed
 
+    async def changed(self) -> None:
+        """Return after the next ``append`` or ``close`` (for a publisher, which is not a follower)."""
+        await asyncio.shield(self._wait_future())
+
     async def follow(self, position: int = 0, idle_seconds: float = 15.0) -> AsyncGenerator[bytes | None, None]:
         """Every chunk from ``position``, then live ones until the stream ends; ``None`` after
         each ``idle_seconds`` without one (a front door sends its keep-alive then)."""
@@ -92,13 +98,15 @@ Generation = Callable[[ActiveStream], Coroutine[Any, Any, None]]
 class LiveStreams(Protocol):
     """The active streams the core starts, follows and stops (one per block)."""
 
-    def get(self, block_id: str) -> ActiveStream | None: ...
+    async def get(self, block_id: str) -> ActiveStream | None:
+        """The block's live stream, on this worker or (shared implementations) on another."""
+        ...
 
     def active(self) -> list[ActiveStream]:
         """The streams generating in this process."""
         ...
 
-    def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
+    async def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
         """Register ``stream`` and run ``run(stream)`` as its generation; ``StreamBusy`` if the
         block already has a live one."""
         ...
@@ -107,7 +115,13 @@ class LiveStreams(Protocol):
         """Cancel the block's generation and wait until it has ended (its partial answer saved)."""
         ...
 
-    async def stop_all(self) -> None: ...
+    async def stop_all(self) -> None:
+        """Stop this worker's generations (shutdown); each saves its partial answer."""
+        ...
+
+    async def close(self) -> None:
+        """Release the engine (after ``stop_all``)."""
+        ...
 
 
 class InMemoryStreams:
@@ -116,13 +130,13 @@ class InMemoryStreams:
     def __init__(self) -> None:
         self._streams: dict[str, ActiveStream] = {}
 
-    def get(self, block_id: str) -> ActiveStream | None:
+    async def get(self, block_id: str) -> ActiveStream | None:
         return self._streams.get(block_id)
 
     def active(self) -> list[ActiveStream]:
         return [stream for stream in self._streams.values() if not stream.done]
 
-    def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
+    async def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
         active = self._streams.get(stream.block_id)
         if active is not None and not active.done:
             raise StreamBusy(active)
@@ -151,3 +165,6 @@ class InMemoryStreams:
     async def stop_all(self) -> None:
         for block_id in list(self._streams):
             await self.stop(block_id)
+
+    async def close(self) -> None:
+        return None

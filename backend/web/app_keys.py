@@ -6,7 +6,7 @@ from aiohttp import web
 
 from backend.catalog import PresetCatalog
 from backend.chat.service import ChatService
-from backend.chat.streams import InMemoryStreams
+from backend.chat.streams import LiveStreams
 from backend.observability.metrics import Metrics
 from backend.settings import Settings
 from backend.storage import Store
@@ -14,9 +14,10 @@ from backend.tools.base import ToolRegistry
 from backend.tools.mcp_bridge import McpManager
 
 SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", Store)
+# Interfaces (Protocols), so the keys are typed by annotation: SQLite|PostgreSQL, memory|Redis.
+STORE: web.AppKey[Store] = web.AppKey("store")
 PRESETS = web.AppKey("presets", PresetCatalog)
-STREAMS = web.AppKey("streams", InMemoryStreams)
+STREAMS: web.AppKey[LiveStreams] = web.AppKey("streams")
 TOOLS = web.AppKey("tools", ToolRegistry)
 MCP = web.AppKey("mcp", McpManager)
 CHAT = web.AppKey("chat", ChatService)

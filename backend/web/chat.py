@@ -105,7 +105,7 @@ async def follow(request: web.Request, stream: ActiveStream) -> web.StreamRespon
 
 async def resume_chat(request: web.Request) -> web.StreamResponse:
     """What ``useChat({resume: true})`` calls: replay the active stream, or 204 when none."""
-    stream = request.app[CHAT].resume(block_id_from(request), request.match_info["chat_id"])
+    stream = await request.app[CHAT].resume(block_id_from(request), request.match_info["chat_id"])
     if stream is None:
         return web.Response(status=204)
     return await follow(request, stream)

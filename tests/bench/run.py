@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from backend.app import create_app
-from backend.storage import Store
+from backend.storage import SqliteStore
 from tests.conftest import make_settings, write_fixture_presets, write_preset
 from tests.upstream import FakeUpstream, Reply
 
@@ -96,7 +96,7 @@ def long_answer(tokens: int) -> bytes:
 
 
 async def bench_store(directory: Path) -> None:
-    store = await Store.open(directory / "bench.sqlite3")
+    store = await SqliteStore.open(directory / "bench.sqlite3")
     messages = conversation(500)
     size = len(json.dumps(messages))
     saves, loads = [], []

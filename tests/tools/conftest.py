@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from backend.storage import ApprovalStore, Store
+from backend.storage import ApprovalStore, SqliteStore, Store
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "db.sqlite3")
+    opened = await SqliteStore.open(tmp_path / "db.sqlite3")
     yield opened
     await opened.close()
 

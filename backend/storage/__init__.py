@@ -1,4 +1,10 @@
-"""SQLite store (aiosqlite): conversations, block metadata and global settings.
+"""The store: conversations, block metadata, global settings and approvals.
+
+:class:`Store` is the interface the core and the web layer use; :class:`SqliteStore` (here) is the
+embedded default, ``backend/storage/postgres.py`` the scale-out one (docs/scaling.md). Both keep the
+same semantics, which ``tests/storage/`` checks against each.
+
+SQLite (aiosqlite):
 
 * WAL mode with ``synchronous=NORMAL``: a commit survives a killed process (only power loss can
   lose the last transactions), and readers never wait for the writer.
@@ -16,7 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 import orjson
@@ -119,8 +125,50 @@ def _token_count(value: Any) -> int:
     return int(value)
 
 
-class Store:
-    """Open with ``await Store.open(path)``; close with ``await store.close()``."""
+class Store(Protocol):
+    """What the core and the front doors need from a store (SQLite or PostgreSQL).
+
+    Conversations keep the client's JSON exactly (key order included); ``save_conversation`` is an
+    atomic check-and-write of the version (``expected_version`` 0 = must not exist yet, ``None`` =
+    no check) and raises :class:`VersionConflict` with the current version. Block metadata and
+    settings merges are atomic read-modify-writes; ``take_approval`` answers a request exactly once.
+    """
+
+    async def close(self) -> None: ...
+
+    async def load_conversation(self, block_id: str) -> StoredConversation | None: ...
+
+    async def save_conversation(
+        self, block_id: str, messages: list[dict[str, Any]], expected_version: int | None = None
+    ) -> int: ...
+
+    async def delete_conversation(self, block_id: str) -> bool: ...
+
+    async def list_conversations(self, limit: int, offset: int) -> tuple[list[ConversationSummary], int]: ...
+
+    async def load_block_meta(self, block_id: str) -> dict[str, Any]: ...
+
+    async def load_settings(self) -> dict[str, Any]: ...
+
+    async def write_block_meta(self, block_id: str, data: Mapping[str, Any], merge: bool) -> dict[str, Any]: ...
+
+    async def write_settings(self, data: Mapping[str, Any], merge: bool) -> dict[str, Any]: ...
+
+    async def record_approval(self, approval: PendingApproval) -> None: ...
+
+    async def take_approval(
+        self, block_id: str, approval_id: str, tool_call_id: str, answer: str
+    ) -> PendingApproval | None: ...
+
+    async def count_pending_approvals(self) -> int: ...
+
+    async def check_writable(self) -> None:
+        """Raises unless the store takes a write now (the readiness check)."""
+        ...
+
+
+class SqliteStore:
+    """Open with ``await SqliteStore.open(path)``; close with ``await store.close()``."""
 
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
         self._db = connection
@@ -128,7 +176,7 @@ class Store:
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
+    async def open(cls, path: Path) -> SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = await aiosqlite.connect(path, isolation_level=None)
         await connection.execute("PRAGMA journal_mode=WAL")
