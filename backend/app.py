@@ -61,9 +61,11 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[STORE] = await open_store(settings)
     services = TurnServices(settings, app[STORE], app[PRESETS], app[TOOLS], app[MCP])
-    limits = RateLimits(
-        LimitSettings(settings.max_streams, settings.client_requests_per_minute or None, settings.rate_limit_storage)
-    )
+    # With Redis for live state, the rate-limit counts go there too unless a storage is named.
+    storage = settings.rate_limit_storage
+    if storage == "memory://" and settings.redis_url:
+        storage = settings.redis_url
+    limits = RateLimits(LimitSettings(settings.max_streams, settings.client_requests_per_minute or None, storage))
     admission = Admission(limits, (app[METRICS], AnswerLog()), app[STORE])
     app[CHAT] = chat = ChatService(services, app[STREAMS], admission)
     streams = app[STREAMS]

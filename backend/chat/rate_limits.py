@@ -60,8 +60,10 @@ def estimate_tokens(system: str | None, messages: tuple[Message, ...]) -> int:
 class RateLimits:
     def __init__(self, settings: LimitSettings) -> None:
         self.settings = settings
-        uri = settings.storage_uri
-        self._limiter = FixedWindowRateLimiter(storage_from_string(uri if uri.startswith("async+") else f"async+{uri}"))
+        uri = settings.storage_uri if settings.storage_uri.startswith("async+") else f"async+{settings.storage_uri}"
+        # redis-py is already here for the live streams; `limits` would otherwise want coredis.
+        options = {"implementation": "redispy"} if uri.startswith(("async+redis", "async+rediss")) else {}
+        self._limiter = FixedWindowRateLimiter(storage_from_string(uri, **options))
 
     def check_streams(self, active: int) -> None:
         if self.settings.max_streams and active >= self.settings.max_streams:

@@ -90,3 +90,20 @@ async def test_a_presets_token_budget_is_charged_and_corrected(
     short = await client.post("/api/ai/chat/b3?preset=metered", json={"messages": [user_message("ok")]})
     assert short.status == 200  # what is left still takes a short prompt
     await short.text()
+
+
+async def test_limits_on_redis_are_shared_between_workers(redis_url: str) -> None:
+    from backend.chat.rate_limits import LimitSettings, RateLimits
+    from backend.errors import RequestError
+    from backend.presets import Preset, PresetFile
+
+    preset = Preset("shared", Path("shared.toml"), PresetFile(provider="anthropic", model="m", requests_per_minute=2))
+    worker_a, worker_b = (RateLimits(LimitSettings(storage_uri=redis_url)) for _ in range(2))
+    await worker_a.check_request(None, preset)
+    await worker_b.check_request(None, preset)
+    try:
+        await worker_a.check_request(None, preset)
+    except RequestError as error:
+        assert error.code == "rate_limited" and error.details["retryAfterSeconds"] >= 1
+    else:
+        raise AssertionError("the third request of the minute, on either worker, is over the preset's budget")
