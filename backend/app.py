@@ -11,6 +11,7 @@ from aiohttp import web
 
 from backend.catalog import PresetCatalog
 from backend.chat.admission import Admission
+from backend.chat.model_pool import ModelPool
 from backend.chat.prepare import TurnServices
 from backend.chat.preset_reload import poll_presets, reload_once
 from backend.chat.rate_limits import LimitSettings, RateLimits
@@ -60,7 +61,8 @@ async def _streams_context(app: web.Application) -> AsyncIterator[None]:
 async def _store_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[STORE] = await open_store(settings)
-    services = TurnServices(settings, app[STORE], app[PRESETS], app[TOOLS], app[MCP])
+    models = ModelPool()
+    services = TurnServices(settings, app[STORE], app[PRESETS], app[TOOLS], app[MCP], models)
     # With Redis for live state, the rate-limit counts go there too unless a storage is named.
     storage = settings.rate_limit_storage
     if storage == "memory://" and settings.redis_url:
@@ -77,6 +79,7 @@ async def _store_context(app: web.Application) -> AsyncIterator[None]:
     app[METRICS].pending_approvals(await app[STORE].count_pending_approvals())
     yield
     await app[STREAMS].stop_all()  # saves partial answers before the database closes
+    await models.aclose()
     await app[STORE].close()
 
 

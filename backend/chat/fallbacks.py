@@ -11,15 +11,15 @@ already drops another provider's opaque reasoning state).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 
+from backend.chat.model_pool import ModelPool
 from backend.errors import RequestError
 from backend.loop import Fallback, Fallbacks
 from backend.presets import Preset
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
-from backend.providers.registry import create_model
 from backend.resolve import FieldOverrides, Layer, ResolvedPreset, resolve
 
 logger = logging.getLogger(__name__)
@@ -40,14 +40,9 @@ def provider_config(preset: Preset, credentials: dict[str, str]) -> ProviderConf
     )
 
 
-def model_opener(config: ProviderConfig) -> Callable[[], AbstractAsyncContextManager[ChatModel]]:
-    @asynccontextmanager
-    async def open_model() -> AsyncIterator[ChatModel]:
-        model = create_model(config)
-        try:
-            yield model
-        finally:
-            await model.aclose()
+def model_opener(config: ProviderConfig, models: ModelPool) -> Callable[[], AbstractAsyncContextManager[ChatModel]]:
+    def open_model() -> AbstractAsyncContextManager[ChatModel]:
+        return models.open(config)
 
     return open_model
 
@@ -68,7 +63,7 @@ def _adapter(resolved: ResolvedPreset) -> Callable[[ModelCall], ModelCall]:
 
 
 def prepare_fallbacks(
-    resolved: ResolvedPreset, presets: Mapping[str, Preset], credentials_for: CredentialsFor
+    resolved: ResolvedPreset, presets: Mapping[str, Preset], credentials_for: CredentialsFor, models: ModelPool
 ) -> Fallbacks:
     """The turn's fallback chain. A fallback whose credentials are missing is left out (logged):
     it must not stop the preset it backs up from answering."""
@@ -90,7 +85,7 @@ def prepare_fallbacks(
         chain.append(
             Fallback(
                 description=fallback_resolved.describe(),
-                open_model=model_opener(provider_config(preset, credentials)),
+                open_model=model_opener(provider_config(preset, credentials), models),
                 adapt=_adapter(fallback_resolved),
                 fallback_on=frozenset(preset.file.fallback_on),
             )

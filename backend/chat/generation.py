@@ -47,11 +47,12 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
             else:
                 stream.append(encoded)
 
-    base_version, started = 0, False
+    # Save the new user message now, while the model call starts: a reload while the answer
+    # streams must show it (the answer itself comes back through resume and is saved when it
+    # ends), but the first token need not wait for the disk. The final save waits for it.
+    first_save = asyncio.ensure_future(start_version(store, turn))
+    started = False
     try:
-        # Save the new user message now: a reload while the answer streams must show it (the
-        # answer itself comes back through resume and is saved when it ends).
-        base_version = await start_version(store, turn)
         emit(encoder.start(turn.message_id, turn.metadata))
         started = True
         async with turn.open_model() as model:
@@ -76,11 +77,22 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
     # Save before the stream ends, so a client that saw the end and reloads finds the answer.
     # An answer that failed before producing any part is not kept (the user message is).
     answer = [assembler.message] if assembler.parts else []
+    base_version = await uninterrupted(_settled(first_save))
     outcome = await uninterrupted(save_answer(store, turn.block_id, turn.history, answer, base_version))
     if outcome.failed:
         stream.append(orjson.dumps({"type": "error", "errorText": ANSWER_NOT_SAVED}))
     for encoded in held:
         stream.append(encoded)
+
+
+async def _settled(save: asyncio.Future[int]) -> int:
+    """The first save's version once it is done (it survives the answer's cancellation). If it
+    failed, 0: the final save then adds the answer to whatever is stored (``saving.py``)."""
+    try:
+        return await asyncio.shield(save)
+    except Exception:
+        logger.exception("reading the conversation's version failed")
+        return 0
 
 
 async def start_version(store: Store, turn: Turn) -> int:

@@ -8,7 +8,7 @@ wrong here is a ``RequestError`` (a front door answers it before a stream starts
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -19,6 +19,7 @@ from backend.aisdk.request import UIMessage
 from backend.catalog import PresetCatalog
 from backend.chat.fallbacks import prepare_fallbacks, provider_config
 from backend.chat.history import check_history, check_model_history, merge_with_stored, split_system
+from backend.chat.model_pool import ModelPool
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import Usage
@@ -46,6 +47,7 @@ class TurnServices:
     presets: PresetCatalog
     tools: ToolRegistry
     mcp: McpManager
+    models: ModelPool = field(default_factory=ModelPool)
 
 
 async def request_layers(
@@ -186,8 +188,12 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         call=call,
         provider_config=provider_config(preset, credentials),
         fallbacks=prepare_fallbacks(
-            resolved, services.presets.presets, lambda fallback: credentials_for(fallback, settings.secrets)
+            resolved,
+            services.presets.presets,
+            lambda fallback: credentials_for(fallback, settings.secrets),
+            services.models,
         ),
+        models=services.models,
         timeouts=UpstreamTimeouts(preset.file.timeouts.idle_seconds, preset.file.timeouts.total_seconds),
         policy=retry_policy(settings),
         max_steps=preset.file.max_steps,

@@ -9,7 +9,7 @@ before the next ``start-step``), then the model loop.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,13 +17,13 @@ from backend.aisdk.assemble import UIMessageAssembler
 from backend.aisdk.convert import to_model_messages
 from backend.aisdk.protocol import ProtocolMajor
 from backend.aisdk.request import UIMessage
+from backend.chat.model_pool import ModelPool
 from backend.chat.rate_limits import TokenCharge
 from backend.errors import ProviderError
 from backend.events import ChatEvent, Usage
 from backend.loop import Fallbacks, RetryPolicy, run_chat
 from backend.messages import ApprovalAnswer, Message, ToolChoice, ToolDefinition, ToolResultContent
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
-from backend.providers.registry import create_model
 from backend.resolve import ResolvedPreset
 from backend.tools.runner import ServerToolRunner
 from backend.upstream_wait import UpstreamTimeouts
@@ -89,19 +89,15 @@ class Turn:
     front_door: str = "chat"
     charge: TokenCharge | None = None  # what a stateless turn was charged (corrected at its end)
     resettable: bool = True  # the front door's wire can take back streamed output (reset-step)
+    models: ModelPool = field(default_factory=ModelPool)  # the app's provider clients
     fallbacks: Fallbacks = field(default_factory=Fallbacks)  # who answers when the preset's provider gives up
     protocol: ProtocolMajor = 7  # the UI message stream major the client accepts
 
     def assembler(self) -> UIMessageAssembler:
         return UIMessageAssembler(self.message_id, self.base_message)
 
-    @asynccontextmanager
-    async def open_model(self) -> AsyncIterator[ChatModel]:
-        model = create_model(self.provider_config)
-        try:
-            yield model
-        finally:
-            await model.aclose()
+    def open_model(self) -> AbstractAsyncContextManager[ChatModel]:
+        return self.models.open(self.provider_config)
 
     async def events(
         self, model: ChatModel, on_retry: Callable[[ProviderError], None] | None = None

@@ -43,7 +43,7 @@ from backend.events import (
 )
 from backend.providers.anthropic_params import AnthropicOptions, to_anthropic_params
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec
-from backend.providers.shared import SourceList, retry_after_seconds
+from backend.providers.shared import SourceList, connection_limits, retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
 __all__ = [
@@ -106,7 +106,9 @@ class AnthropicModel:
             max_retries=0,  # the loop owns retries (backend/providers/base.py)
             default_headers=dict(config.headers),
             # The SDK's aiohttp transport costs ~0.8 times its default one per token (DESIGN.md).
-            http_client=anthropic.DefaultAioHttpClient(verify=shared_tls_context(), timeout=timeout),
+            http_client=anthropic.DefaultAioHttpClient(
+                verify=shared_tls_context(), timeout=timeout, limits=connection_limits(config)
+            ),
         )
 
     async def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]:

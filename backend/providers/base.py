@@ -58,6 +58,9 @@ class ProviderConfig:
     timeout_seconds: float = 600.0
     connect_timeout_seconds: float = 10.0
     total_timeout_seconds: float = 900.0
+    # The client's connections to the upstream (the pool keeps one client per preset, shared by
+    # every answer in flight, so this bounds concurrent answers per client).
+    max_connections: int = 1000
     # Extra HTTP headers a preset allows (e.g. OpenRouter's attribution headers).
     headers: Mapping[str, str] = field(default_factory=dict)
 

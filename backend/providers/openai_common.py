@@ -17,7 +17,7 @@ from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import JsonValue
 from backend.messages import FileContent, ToolResultContent
 from backend.providers.base import ProviderConfig
-from backend.providers.shared import retry_after_seconds
+from backend.providers.shared import connection_limits, retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -56,7 +56,9 @@ def create_client(config: ProviderConfig) -> openai.AsyncOpenAI:
         max_retries=0,
         timeout=timeout,
         default_headers=dict(config.headers) or None,
-        http_client=openai.DefaultAioHttpClient(verify=shared_tls_context(), timeout=timeout),
+        http_client=openai.DefaultAioHttpClient(
+            verify=shared_tls_context(), timeout=timeout, limits=connection_limits(config)
+        ),
     )
 
 

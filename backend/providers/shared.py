@@ -15,6 +15,8 @@ from email.utils import parsedate_to_datetime
 from time import time
 from typing import Literal, TypeAlias
 
+import httpx2
+
 from backend.errors import parse_retry_after
 from backend.events import (
     ProviderEvent,
@@ -25,6 +27,7 @@ from backend.events import (
     TextEnd,
     TextStart,
 )
+from backend.providers.base import ProviderConfig
 
 PartKind: TypeAlias = Literal["text", "reasoning"]
 
@@ -45,6 +48,12 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time())
     except (TypeError, ValueError):
         return None
+
+
+def connection_limits(config: ProviderConfig) -> httpx2.Limits:
+    """The SDK client's connection pool: every connection may stay alive between answers (the
+    SDK default keeps 20 of 100), so a pooled client reuses them instead of opening new ones."""
+    return httpx2.Limits(max_connections=config.max_connections, max_keepalive_connections=config.max_connections)
 
 
 def new_tool_call_id() -> str:
