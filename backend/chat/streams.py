@@ -35,11 +35,46 @@ class ActiveStream:
     task: asyncio.Task[None] | None = None
     followers: int = 0
     _changed: asyncio.Future[None] | None = None
+    # Each waiting follower's own future: True for news (a chunk, the end), False for an idle tick.
+    # One timer per stream sends the idle ticks, so a follower's wait costs no timer per chunk.
+    _waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+    _idle_seconds: float = 15.0
+    _last_news: float = field(default_factory=time.monotonic)
+    _ticker: asyncio.TimerHandle | None = None
 
     def _signal(self) -> None:
         if self._changed is not None and not self._changed.done():
             self._changed.set_result(None)
         self._changed = None
+        self._last_news = time.monotonic()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(True)
+
+    def _wait(self, idle_seconds: float) -> asyncio.Future[bool]:
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        self._idle_seconds = idle_seconds
+        if self._ticker is None:
+            self._ticker = loop.call_later(idle_seconds, self._tick)
+        return waiter
+
+    def _tick(self) -> None:
+        self._ticker = None
+        if self.done or not self._waiters:
+            return  # the next wait arms it again
+        now = time.monotonic()
+        due = self._last_news + self._idle_seconds
+        if now >= due:
+            self._last_news = now  # the keep-alive counts as news for the next tick
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(False)
+            due = now + self._idle_seconds
+        self._ticker = asyncio.get_running_loop().call_later(due - now, self._tick)
 
     def append(self, chunk: bytes) -> None:
         self.chunks.append(chunk)
@@ -48,6 +83,9 @@ class ActiveStream:
     def close(self) -> None:
         self.done = True
         self._signal()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
 
     def _wait_future(self) -> asyncio.Future[None]:
         if self._changed is None:
@@ -69,10 +107,7 @@ class ActiveStream:
                     position += 1
                 if self.done:
                     return
-                waiter = self._wait_future()
-                try:
-                    await asyncio.wait_for(asyncio.shield(waiter), timeout=idle_seconds)
-                except TimeoutError:
+                if not await self._wait(idle_seconds):
                     yield None
         finally:
             self.followers -= 1

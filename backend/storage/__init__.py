@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ import aiosqlite
 import orjson
 
 from backend.messages import PendingApproval
+
+# Blocks whose metadata stays cached (a block is a pane: a user has tens, not thousands, open).
+META_CACHE_SIZE = 4096
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -173,6 +177,8 @@ class SqliteStore:
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
         self._db = connection
         self._path = path
+        self._meta_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._settings_cache: dict[str, Any] | None = None
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -267,11 +273,27 @@ class SqliteStore:
         value: dict[str, Any] = orjson.loads(row[0])
         return value
 
+    # Every chat reads its block's metadata and the settings (two of the five layers) before the
+    # first token. This process is the only writer of its SQLite file, so both are cached here
+    # and kept current by the writes below: no database round trip on that path.
+
     async def load_block_meta(self, block_id: str) -> dict[str, Any]:
-        return await self._load_object("SELECT data FROM block_meta WHERE block_id = ?", (block_id,))
+        cached = self._meta_cache.get(block_id)
+        if cached is None:
+            cached = await self._load_object("SELECT data FROM block_meta WHERE block_id = ?", (block_id,))
+            self._remember_meta(block_id, cached)
+        return dict(cached)
 
     async def load_settings(self) -> dict[str, Any]:
-        return await self._load_object("SELECT data FROM settings WHERE id = 1", ())
+        if self._settings_cache is None:
+            self._settings_cache = await self._load_object("SELECT data FROM settings WHERE id = 1", ())
+        return dict(self._settings_cache)
+
+    def _remember_meta(self, block_id: str, data: dict[str, Any]) -> None:
+        self._meta_cache[block_id] = data
+        self._meta_cache.move_to_end(block_id)
+        while len(self._meta_cache) > META_CACHE_SIZE:
+            self._meta_cache.popitem(last=False)
 
     async def write_block_meta(self, block_id: str, data: Mapping[str, Any], merge: bool) -> dict[str, Any]:
         async with self._write_lock:
@@ -282,6 +304,7 @@ class SqliteStore:
                 "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
                 (block_id, orjson.dumps(merged).decode(), time.time()),
             )
+            self._remember_meta(block_id, dict(merged))
         return merged
 
     async def write_settings(self, data: Mapping[str, Any], merge: bool) -> dict[str, Any]:
@@ -293,6 +316,7 @@ class SqliteStore:
                 "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
                 (orjson.dumps(merged).decode(), time.time()),
             )
+            self._settings_cache = dict(merged)
         return merged
 
     async def record_approval(self, approval: PendingApproval) -> None:
