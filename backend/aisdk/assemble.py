@@ -14,30 +14,60 @@ from backend.aisdk.encode import Chunk
 
 
 class UIMessageAssembler:
-    """Feed chunks with ``add``; read ``message`` at any time (a deep copy is not made)."""
+    """Feed chunks with ``add``; read ``message`` at any time (a deep copy is not made).
+
+    Deltas are kept as pieces and joined when their part ends or the message is read: adding
+    to a growing string each time would copy the whole text per token (quadratic in its length).
+    """
 
     def __init__(self, message_id: str, base: dict[str, Any] | None = None) -> None:
         if base is not None:
-            self.message: dict[str, Any] = copy.deepcopy(base)
-            self.message["id"] = message_id
+            self._message: dict[str, Any] = copy.deepcopy(base)
+            self._message["id"] = message_id
         else:
-            self.message = {"id": message_id, "role": "assistant", "parts": []}
+            self._message = {"id": message_id, "role": "assistant", "parts": []}
         self._text: dict[str, dict[str, Any]] = {}
         self._reasoning: dict[str, dict[str, Any]] = {}
+        self._pieces: dict[int, list[str]] = {}  # id(part) → deltas not yet joined into part["text"]
         self._raw_input: dict[str, str] = {}
         self.finish_reason: str | None = None
         self.error_text: str | None = None
 
     @property
+    def message(self) -> dict[str, Any]:
+        self._join_pieces()
+        return self._message
+
+    @property
     def parts(self) -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = self.message["parts"]
+        parts: list[dict[str, Any]] = self._message["parts"]
         return parts
+
+    def _join_pieces(self) -> None:
+        for part in (*self._text.values(), *self._reasoning.values()):
+            pieces = self._pieces.get(id(part))
+            if pieces:
+                part["text"] += "".join(pieces)
+                pieces.clear()
+
+    def _delta(self, part: dict[str, Any], chunk: Chunk) -> None:
+        self._pieces[id(part)].append(chunk["delta"])
+        if "providerMetadata" in chunk:
+            part["providerMetadata"] = chunk["providerMetadata"]
+
+    def _end(self, part: dict[str, Any], chunk: Chunk) -> None:
+        pieces = self._pieces.pop(id(part), None)
+        if pieces:
+            part["text"] += "".join(pieces)
+        part["state"] = "done"
+        if "providerMetadata" in chunk:
+            part["providerMetadata"] = chunk["providerMetadata"]
 
     def _merge_metadata(self, metadata: Any) -> None:
         # The client deep-merges message metadata (``mergeObjects``); so do we.
         if isinstance(metadata, dict):
-            current = self.message.get("metadata")
-            self.message["metadata"] = _deep_merge(current, metadata) if isinstance(current, dict) else metadata
+            current = self._message.get("metadata")
+            self._message["metadata"] = _deep_merge(current, metadata) if isinstance(current, dict) else metadata
 
     def _tool_part(self, call_id: str) -> dict[str, Any] | None:
         for part in reversed(self.parts):
@@ -49,9 +79,11 @@ class UIMessageAssembler:
     def add(self, chunk: Chunk) -> None:
         part: dict[str, Any] | None
         kind = chunk["type"]
-        if kind == "start":
+        if kind == "text-delta":  # by far the most common: first
+            self._delta(self._text[chunk["id"]], chunk)
+        elif kind == "start":
             if "messageId" in chunk:
-                self.message["id"] = chunk["messageId"]
+                self._message["id"] = chunk["messageId"]
             self._merge_metadata(chunk.get("messageMetadata"))
         elif kind == "start-step":
             self.parts.append({"type": "step-start"})
@@ -62,33 +94,21 @@ class UIMessageAssembler:
             if "providerMetadata" in chunk:
                 part["providerMetadata"] = chunk["providerMetadata"]
             self._text[chunk["id"]] = part
+            self._pieces[id(part)] = []
             self.parts.append(part)
-        elif kind == "text-delta":
-            part = self._text[chunk["id"]]
-            part["text"] += chunk["delta"]
-            if "providerMetadata" in chunk:
-                part["providerMetadata"] = chunk["providerMetadata"]
         elif kind == "text-end":
-            part = self._text.pop(chunk["id"])
-            part["state"] = "done"
-            if "providerMetadata" in chunk:
-                part["providerMetadata"] = chunk["providerMetadata"]
+            self._end(self._text.pop(chunk["id"]), chunk)
         elif kind == "reasoning-start":
             part = {"type": "reasoning", "id": chunk["id"], "text": "", "state": "streaming"}
             if "providerMetadata" in chunk:
                 part["providerMetadata"] = chunk["providerMetadata"]
             self._reasoning[chunk["id"]] = part
+            self._pieces[id(part)] = []
             self.parts.append(part)
         elif kind == "reasoning-delta":
-            part = self._reasoning[chunk["id"]]
-            part["text"] += chunk["delta"]
-            if "providerMetadata" in chunk:
-                part["providerMetadata"] = chunk["providerMetadata"]
+            self._delta(self._reasoning[chunk["id"]], chunk)
         elif kind == "reasoning-end":
-            part = self._reasoning.pop(chunk["id"])
-            part["state"] = "done"
-            if "providerMetadata" in chunk:
-                part["providerMetadata"] = chunk["providerMetadata"]
+            self._end(self._reasoning.pop(chunk["id"]), chunk)
         elif kind in ("tool-input-start", "tool-input-available", "tool-input-error"):
             self._tool_input(chunk)
         elif kind == "tool-input-delta":
@@ -128,6 +148,7 @@ class UIMessageAssembler:
         del self.parts[starts[-1] + 1 if starts else 0 :]
         self._text.clear()
         self._reasoning.clear()
+        self._pieces.clear()
         self._raw_input.clear()
 
     def _tool_input(self, chunk: Chunk) -> None:
