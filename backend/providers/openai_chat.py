@@ -27,7 +27,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.errors import ProviderError
 from backend.events import (
@@ -73,6 +73,13 @@ __all__ = [
 ]
 
 
+class ForcedTool(BaseModel):
+    """``tool_choice = { name = "weather" }``: the model must call this tool."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+
+
 class OpenAIChatOptions(BaseModel):
     """The ``[openai-chat]`` table of a preset (see ``to_openai_chat_params``)."""
 
@@ -86,6 +93,11 @@ class OpenAIChatOptions(BaseModel):
     empty_content: EmptyContent = "empty-string"
     alternate_roles: bool = False
     send_reasoning_as: ReasoningField | None = None
+    # Sent only with tools. llama-cpp-python forces only a named tool (it ignores "required").
+    tool_choice: Literal["auto", "none", "required"] | ForcedTool | None = None
+    # A stream that closes before its first chunk is asked again without streaming (one token)
+    # to learn why; llama-cpp-python reports its errors only that way.
+    explain_empty_stream: bool = True
 
     def message_rules(self) -> MessageRules:
         return MessageRules(
@@ -118,14 +130,16 @@ class OpenAIChatModel:
 
     async def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]:
         params = to_openai_chat_params(call)
-        extra_body = read_options(call, PROVIDER, OpenAIChatOptions).extra_body
+        options = read_options(call, PROVIDER, OpenAIChatOptions)
         try:
-            chunk_stream = await self._client.chat.completions.create(**params, extra_body=extra_body)
+            chunk_stream = await self._client.chat.completions.create(**params, extra_body=options.extra_body)
         except openai.OpenAIError as error:
             raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
         translator = _Translator()
+        chunks = 0
         try:
             async for chunk in chunk_stream:
+                chunks += 1
                 for event in translator.translate(chunk):
                     yield event
         except (openai.OpenAIError, json.JSONDecodeError) as error:  # the latter: a malformed data line
@@ -133,8 +147,28 @@ class OpenAIChatModel:
         finally:
             # Closes the HTTP response, also when our consumer stops early.
             await chunk_stream.close()
+        if chunks == 0 and options.explain_empty_stream:
+            await self._explain_empty_stream(params, options.extra_body)
         for event in translator.finish():
             yield event
+
+    async def _explain_empty_stream(
+        self, params: CompletionCreateParamsStreaming, extra_body: dict[str, Any] | None
+    ) -> None:
+        """A server that fails after its 200 (llama-cpp-python renders the chat template and
+        checks the context size inside the stream) sends nothing and closes. Asked the same
+        without streaming, for one token, it answers with the real error: raise that, mapped
+        (``context_length_exceeded`` → ``context_length``). If the question succeeds or fails
+        in another way, the usual "stream ended" error follows from the translator."""
+        probe: dict[str, Any] = {key: value for key, value in params.items() if key != "stream_options"}
+        probe["stream"] = False
+        probe["max_completion_tokens" if "max_completion_tokens" in probe else "max_tokens"] = 1
+        try:
+            await self._client.chat.completions.create(**probe, extra_body=extra_body)
+        except openai.APIStatusError as error:
+            raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
+        except openai.OpenAIError:
+            return
 
 
 def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:
@@ -144,6 +178,8 @@ def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:
       ``max_completion_tokens`` (required by OpenAI's reasoning models);
     * ``include_usage``: ask for the final usage chunk (default true);
     * ``extra_body``: a table merged into the request as is (e.g. OpenRouter ``reasoning``);
+    * ``tool_choice``: ``auto``, ``none``, ``required`` or ``{ name = "tool" }`` (with tools only);
+    * ``explain_empty_stream``: ask again without streaming when a stream closes empty;
     * ``system_messages``, ``empty_content``, ``alternate_roles``, ``send_reasoning_as``: how
       the history is shaped for the server's chat template (``MessageRules``).
     """
@@ -175,6 +211,13 @@ def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:
             }
             for tool in call.tools
         ]
+        match options.tool_choice:
+            case ForcedTool(name=name):
+                params["tool_choice"] = {"type": "function", "function": {"name": name}}
+            case "auto" | "none" | "required" as mode:
+                params["tool_choice"] = mode
+            case None:
+                pass
     if call.thinking.enabled and call.thinking.effort is not None:
         params["reasoning_effort"] = call.thinking.effort
     if call.stop_sequences:
