@@ -163,12 +163,18 @@ class OpenAIChatModel:
         probe: dict[str, Any] = {key: value for key, value in params.items() if key != "stream_options"}
         probe["stream"] = False
         probe["max_completion_tokens" if "max_completion_tokens" in probe else "max_tokens"] = 1
-        try:
-            await self._client.chat.completions.create(**probe, extra_body=extra_body)
-        except openai.APIStatusError as error:
-            raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
-        except openai.OpenAIError:
-            return
+        # Two tries: the server closes the connection the failed stream used, and the pool may
+        # hand that dead connection to the first try ("Server disconnected").
+        for _ in range(2):
+            try:
+                await self._client.chat.completions.create(**probe, extra_body=extra_body)
+                return
+            except openai.APIStatusError as error:
+                raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
+            except openai.APIConnectionError:
+                continue
+            except openai.OpenAIError:
+                return
 
 
 def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:

@@ -306,10 +306,46 @@ class Session {
 // Scenarios. Most differ only in preset / body, so one runner serves them; the test asserts.
 
 async function sendScenario(session) {
-  const chat = session.chat({ id: session.options.chatId, clientTools: session.options.clientTools });
+  // options.messages: the chat already holds this history (e.g. a tool call and its output).
+  const chat = session.chat({
+    id: session.options.chatId,
+    clientTools: session.options.clientTools,
+    messages: session.options.messages,
+  });
   await chat.sendMessage({ text: session.options.text ?? 'hi' });
   await session.settled(chat);
   return session.report();
+}
+
+/** sendMessage, then regenerate() the answer: the second request replaces the assistant message. */
+async function regenerateScenario(session) {
+  const chat = session.chat({ id: session.options.chatId });
+  await chat.sendMessage({ text: session.options.text ?? 'hi' });
+  await session.settled(chat);
+  const first = structuredClone(chat.messages);
+  await chat.regenerate();
+  await session.settled(chat, 'the regenerated answer to settle');
+  return session.report({ first });
+}
+
+/**
+ * sendMessage; once some answer text has streamed, the user presses stop as the frontend does
+ * (POST .../stop, which ends the stream with finish "interrupted"). The chat must end ready.
+ */
+async function stopScenario(session) {
+  const chat = session.chat({ id: session.options.chatId });
+  const sending = chat.sendMessage({ text: session.options.text ?? 'hi' });
+  const streamedText = () =>
+    chat.messages.some(message => message.role === 'assistant' && message.parts.some(part => part.type === 'text' && part.text));
+  await chat.memory.waitFor(() => streamedText() || chat.status === 'error', SETTLE_TIMEOUT_MS, 'answer text');
+  const textWhenStopping = chat.messages.at(-1).parts.filter(part => part.type === 'text').map(part => part.text).join('');
+  const response = await fetch(`${session.baseUrl}/api/ai/chat/${encodeURIComponent(session.options.blockId)}/stop`, {
+    method: 'POST',
+  });
+  const stopResponse = { status: response.status, body: await response.json() };
+  await sending;
+  await session.settled(chat);
+  return session.report({ stopResponse, textWhenStopping });
 }
 
 /** sendMessage → the tool call is answered with addToolOutput → automatic follow-up request. */
@@ -423,6 +459,9 @@ const SCENARIOS = {
   'tool-followup': followupScenario,
   'error-chunk': sendScenario,
   'http-error': sendScenario,
+  history: sendScenario,
+  regenerate: regenerateScenario,
+  stop: stopScenario,
   resume: resumeScenario,
   'resume-idle': resumeIdleScenario,
 };
