@@ -1,5 +1,5 @@
-"""The compat tests share the conformance suite's ``node`` fixture (Node with the pinned ``ai``)."""
+"""The compat tests use the conformance suite's Node worker with the current client, ``ai@7``."""
 
-from tests.conformance.test_conformance import node
+from tests.conformance.conftest import node7, node_worker
 
-__all__ = ["node"]
+__all__ = ["node7", "node_worker"]

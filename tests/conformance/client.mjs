@@ -328,26 +328,6 @@ async function regenerateScenario(session) {
   return session.report({ first });
 }
 
-/**
- * sendMessage; once some answer text has streamed, the user presses stop as the frontend does
- * (POST .../stop, which ends the stream with finish "interrupted"). The chat must end ready.
- */
-async function stopScenario(session) {
-  const chat = session.chat({ id: session.options.chatId });
-  const sending = chat.sendMessage({ text: session.options.text ?? 'hi' });
-  const streamedText = () =>
-    chat.messages.some(message => message.role === 'assistant' && message.parts.some(part => part.type === 'text' && part.text));
-  await chat.memory.waitFor(() => streamedText() || chat.status === 'error', SETTLE_TIMEOUT_MS, 'answer text');
-  const textWhenStopping = chat.messages.at(-1).parts.filter(part => part.type === 'text').map(part => part.text).join('');
-  const response = await fetch(`${session.baseUrl}/api/ai/chat/${encodeURIComponent(session.options.blockId)}/stop`, {
-    method: 'POST',
-  });
-  const stopResponse = { status: response.status, body: await response.json() };
-  await sending;
-  await session.settled(chat);
-  return session.report({ stopResponse, textWhenStopping });
-}
-
 /** sendMessage → the tool call is answered with addToolOutput → automatic follow-up request. */
 async function followupScenario(session) {
   session.options.clientTools = true;
@@ -461,7 +441,6 @@ const SCENARIOS = {
   'http-error': sendScenario,
   history: sendScenario,
   regenerate: regenerateScenario,
-  stop: stopScenario,
   resume: resumeScenario,
   'resume-idle': resumeIdleScenario,
 };
