@@ -81,7 +81,8 @@ class ForcedTool(BaseModel):
 
 
 class OpenAIChatOptions(BaseModel):
-    """The ``[openai-chat]`` table of a preset (see ``to_openai_chat_params``)."""
+    """The ``[openai-chat]`` table of a preset. ``max_tokens_field``: ``max_completion_tokens`` for
+    OpenAI's reasoning models; ``extra_body``: merged into the request as is (OpenRouter ``reasoning``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
@@ -178,17 +179,8 @@ class OpenAIChatModel:
 
 
 def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:
-    """The request body for one call. Provider options (``[openai-chat]`` in a preset):
-
-    * ``max_tokens_field``: ``max_tokens`` (default, what compatible servers know) or
-      ``max_completion_tokens`` (required by OpenAI's reasoning models);
-    * ``include_usage``: ask for the final usage chunk (default true);
-    * ``extra_body``: a table merged into the request as is (e.g. OpenRouter ``reasoning``);
-    * ``tool_choice``: ``auto``, ``none``, ``required`` or ``{ name = "tool" }`` (with tools only);
-    * ``explain_empty_stream``: ask again without streaming when a stream closes empty;
-    * ``system_messages``, ``empty_content``, ``alternate_roles``, ``send_reasoning_as``: how
-      the history is shaped for the server's chat template (``MessageRules``).
-    """
+    """The request body for one call, with the ``[openai-chat]`` preset options applied (each is
+    described on ``OpenAIChatOptions`` and in docs/providers/openai.md)."""
     options = read_options(call, PROVIDER, OpenAIChatOptions)
     params: CompletionCreateParamsStreaming = {
         "model": call.model,
