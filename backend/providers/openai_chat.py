@@ -13,7 +13,7 @@ small differences, all handled here by reading what arrives rather than by serve
 Outline (see ``providers/base.py``)::
 
     create → OpenAIChatModel.stream → to_openai_chat_params → _Translator
-           → map_openai_chat_{finish_reason,usage} / openai_common.map_openai_error
+           → openai_chat_output.map_openai_chat_{finish_reason,usage} / openai_common.map_openai_error
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
-from openai.types.completion_usage import CompletionUsage
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.errors import ProviderError
 from backend.events import (
     Finish,
-    FinishReason,
     JsonValue,
     ProviderEvent,
     ProviderMetadata,
@@ -45,7 +43,22 @@ from backend.events import (
     Usage,
 )
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec, read_options
-from backend.providers.openai_chat_input import METADATA_KEY, PROVIDER, to_openai_chat_messages
+from backend.providers.openai_chat_input import (
+    METADATA_KEY,
+    PROVIDER,
+    EmptyContent,
+    MessageRules,
+    ReasoningField,
+    SystemPlacement,
+    to_openai_chat_messages,
+)
+from backend.providers.openai_chat_output import (
+    groq_usage,
+    legacy_function_call,
+    map_openai_chat_finish_reason,
+    map_openai_chat_usage,
+    merge_reasoning_detail,
+)
 from backend.providers.openai_common import create_client, map_openai_error
 from backend.providers.shared import OpenPart, SourceList, new_tool_call_id
 
@@ -60,14 +73,40 @@ __all__ = [
 ]
 
 
+class ForcedTool(BaseModel):
+    """``tool_choice = { name = "weather" }``: the model must call this tool."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+
+
 class OpenAIChatOptions(BaseModel):
-    """The ``[openai-chat]`` table of a preset (see ``to_openai_chat_params``)."""
+    """The ``[openai-chat]`` table of a preset. ``max_tokens_field``: ``max_completion_tokens`` for
+    OpenAI's reasoning models; ``extra_body``: merged into the request as is (OpenRouter ``reasoning``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     # Some compatible servers reject stream_options; turn usage reporting off for them.
     include_usage: bool = True
     extra_body: dict[str, Any] | None = None
+    # How the history is shaped for the server's chat template (see MessageRules).
+    system_messages: SystemPlacement = "first"
+    empty_content: EmptyContent = "empty-string"
+    alternate_roles: bool = False
+    send_reasoning_as: ReasoningField | None = None
+    # Sent only with tools. llama-cpp-python forces only a named tool (it ignores "required").
+    tool_choice: Literal["auto", "none", "required"] | ForcedTool | None = None
+    # A stream that closes before its first chunk is asked again without streaming (one token)
+    # to learn why; llama-cpp-python reports its errors only that way.
+    explain_empty_stream: bool = True
+
+    def message_rules(self) -> MessageRules:
+        return MessageRules(
+            system=self.system_messages,
+            empty_content=self.empty_content,
+            alternate_roles=self.alternate_roles,
+            reasoning_field=self.send_reasoning_as,
+        )
 
 
 def create(config: ProviderConfig) -> ChatModel:
@@ -92,14 +131,16 @@ class OpenAIChatModel:
 
     async def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]:
         params = to_openai_chat_params(call)
-        extra_body = read_options(call, PROVIDER, OpenAIChatOptions).extra_body
+        options = read_options(call, PROVIDER, OpenAIChatOptions)
         try:
-            chunk_stream = await self._client.chat.completions.create(**params, extra_body=extra_body)
+            chunk_stream = await self._client.chat.completions.create(**params, extra_body=options.extra_body)
         except openai.OpenAIError as error:
             raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
         translator = _Translator()
+        chunks = 0
         try:
             async for chunk in chunk_stream:
+                chunks += 1
                 for event in translator.translate(chunk):
                     yield event
         except (openai.OpenAIError, json.JSONDecodeError) as error:  # the latter: a malformed data line
@@ -107,22 +148,43 @@ class OpenAIChatModel:
         finally:
             # Closes the HTTP response, also when our consumer stops early.
             await chunk_stream.close()
+        if chunks == 0 and options.explain_empty_stream:
+            await self._explain_empty_stream(params, options.extra_body)
         for event in translator.finish():
             yield event
 
+    async def _explain_empty_stream(
+        self, params: CompletionCreateParamsStreaming, extra_body: dict[str, Any] | None
+    ) -> None:
+        """A server that fails after its 200 (llama-cpp-python renders the chat template and
+        checks the context size inside the stream) sends nothing and closes. Asked the same
+        without streaming, for one token, it answers with the real error: raise that, mapped
+        (``context_length_exceeded`` → ``context_length``). If the question succeeds or fails
+        in another way, the usual "stream ended" error follows from the translator."""
+        probe: dict[str, Any] = {key: value for key, value in params.items() if key != "stream_options"}
+        probe["stream"] = False
+        probe["max_completion_tokens" if "max_completion_tokens" in probe else "max_tokens"] = 1
+        # Two tries: the server closes the connection the failed stream used, and the pool may
+        # hand that dead connection to the first try ("Server disconnected").
+        for _ in range(2):
+            try:
+                await self._client.chat.completions.create(**probe, extra_body=extra_body)
+                return
+            except openai.APIStatusError as error:
+                raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
+            except openai.APIConnectionError:
+                continue
+            except openai.OpenAIError:
+                return
+
 
 def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:
-    """The request body for one call. Provider options (``[openai-chat]`` in a preset):
-
-    * ``max_tokens_field``: ``max_tokens`` (default, what compatible servers know) or
-      ``max_completion_tokens`` (required by OpenAI's reasoning models);
-    * ``include_usage``: ask for the final usage chunk (default true);
-    * ``extra_body``: a table merged into the request as is (e.g. OpenRouter ``reasoning``).
-    """
+    """The request body for one call, with the ``[openai-chat]`` preset options applied (each is
+    described on ``OpenAIChatOptions`` and in docs/providers/openai.md)."""
     options = read_options(call, PROVIDER, OpenAIChatOptions)
     params: CompletionCreateParamsStreaming = {
         "model": call.model,
-        "messages": to_openai_chat_messages(call.system, call.messages),
+        "messages": to_openai_chat_messages(call.system, call.messages, options.message_rules()),
         "stream": True,
     }
     if options.include_usage:
@@ -147,6 +209,13 @@ def to_openai_chat_params(call: ModelCall) -> CompletionCreateParamsStreaming:
             }
             for tool in call.tools
         ]
+        match options.tool_choice:
+            case ForcedTool(name=name):
+                params["tool_choice"] = {"type": "function", "function": {"name": name}}
+            case "auto" | "none" | "required" as mode:
+                params["tool_choice"] = mode
+            case None:
+                pass
     if call.thinking.enabled and call.thinking.effort is not None:
         params["reasoning_effort"] = call.thinking.effort
     if call.stop_sequences:
@@ -180,15 +249,18 @@ class _Translator:
         self._calls: dict[int, _PendingCall] = {}
         self._source_list = SourceList()
         self._finish_reason: str | None = None
-        self._usage = Usage()
+        self._usage = Usage()  # unknown unless the server reports it (never zeros made up)
+        self._called = False
 
     def translate(self, chunk: ChatCompletionChunk) -> list[ProviderEvent]:
         events: list[ProviderEvent] = []
         chunk_extra = chunk.model_extra
         if chunk_extra:
             self._sources(chunk_extra, events)
-        if chunk.usage is not None:
-            self._usage = map_openai_chat_usage(chunk.usage)
+        usage = chunk.usage or groq_usage(chunk_extra)
+        if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
+            # A usage of all zeros (sent on intermediate chunks by some servers) says nothing.
+            self._usage = map_openai_chat_usage(usage)
         for choice in chunk.choices:
             if choice.index != 0:
                 continue  # only one choice is requested
@@ -212,6 +284,9 @@ class _Translator:
         self._close_parts(events)
         self._flush_calls(events)
         reason = map_openai_chat_finish_reason(self._finish_reason)
+        if self._called and reason in ("stop", "other"):
+            # Ollama (older) and Gemini's OpenAI endpoint say "stop" after a streamed tool call.
+            reason = "tool-calls"
         events.append(Finish(reason=reason, raw_reason=self._finish_reason, usage=self._usage))
         return events
 
@@ -229,9 +304,10 @@ class _Translator:
                 self._close_parts(events)
                 self._part.open("text", events)
             events.append(TextDelta(self._part.id, delta.content))
-        if delta.tool_calls:
+        fragments = delta.tool_calls or legacy_function_call(delta)
+        if fragments:
             self._close_parts(events)
-            for fragment in delta.tool_calls:
+            for fragment in fragments:
                 self._tool_call_fragment(fragment, events)
 
     def _reasoning(self, text: str, details: object, events: list[ProviderEvent]) -> None:
@@ -243,7 +319,7 @@ class _Translator:
         if isinstance(details, list):
             for detail in details:
                 if isinstance(detail, dict):
-                    _merge_reasoning_detail(self._reasoning_details, detail)
+                    merge_reasoning_detail(self._reasoning_details, detail)
 
     def _close_parts(self, events: list[ProviderEvent]) -> None:
         metadata: ProviderMetadata | None = None
@@ -291,6 +367,7 @@ class _Translator:
         return len(self._calls) if fragment.id or not self._calls else max(self._calls)
 
     def _flush_calls(self, events: list[ProviderEvent]) -> None:
+        self._called = self._called or bool(self._calls)
         for index in sorted(self._calls):
             call = self._calls[index]
             if not call.started:
@@ -321,47 +398,3 @@ class _Translator:
         source = self._source_list.add(url, title)
         if source is not None:
             events.append(source)
-
-
-def _merge_reasoning_detail(details: list[dict[str, JsonValue]], fragment: dict[str, JsonValue]) -> None:
-    """OpenRouter streams each reasoning detail in fragments (same ``type`` and ``index``):
-    text pieces are joined and a late ``signature`` is kept, so one detail goes back."""
-    last = details[-1] if details else None
-    if last is None or last.get("type") != fragment.get("type") or last.get("index") != fragment.get("index"):
-        details.append(dict(fragment))
-        return
-    for key, value in fragment.items():
-        if key in ("text", "summary", "data") and isinstance(value, str):
-            previous = last.get(key)
-            last[key] = (previous if isinstance(previous, str) else "") + value
-        elif value is not None:
-            last[key] = value
-
-
-def map_openai_chat_finish_reason(finish_reason: str) -> FinishReason:
-    """As the AI SDK's ``packages/openai/src/chat/map-openai-finish-reason.ts`` (protocol §2.8)."""
-    match finish_reason:
-        case "stop":
-            return "stop"
-        case "length":
-            return "length"
-        case "content_filter":
-            return "content-filter"
-        case "tool_calls" | "function_call":
-            return "tool-calls"
-        case _:
-            return "other"
-
-
-def map_openai_chat_usage(usage: CompletionUsage) -> Usage:
-    """``prompt_tokens`` already includes cached tokens (unlike Anthropic). Servers that send
-    no details (llama.cpp) leave the cache and reasoning counts unknown."""
-    prompt_details = usage.prompt_tokens_details
-    completion_details = usage.completion_tokens_details
-    return Usage(
-        input_tokens=usage.prompt_tokens,
-        output_tokens=usage.completion_tokens,
-        cache_read_tokens=(prompt_details.cached_tokens or 0) if prompt_details else None,
-        cache_write_tokens=(prompt_details.cache_write_tokens or 0) if prompt_details else None,
-        reasoning_tokens=completion_details.reasoning_tokens if completion_details else None,
-    )

@@ -306,10 +306,26 @@ class Session {
 // Scenarios. Most differ only in preset / body, so one runner serves them; the test asserts.
 
 async function sendScenario(session) {
-  const chat = session.chat({ id: session.options.chatId, clientTools: session.options.clientTools });
+  // options.messages: the chat already holds this history (e.g. a tool call and its output).
+  const chat = session.chat({
+    id: session.options.chatId,
+    clientTools: session.options.clientTools,
+    messages: session.options.messages,
+  });
   await chat.sendMessage({ text: session.options.text ?? 'hi' });
   await session.settled(chat);
   return session.report();
+}
+
+/** sendMessage, then regenerate() the answer: the second request replaces the assistant message. */
+async function regenerateScenario(session) {
+  const chat = session.chat({ id: session.options.chatId });
+  await chat.sendMessage({ text: session.options.text ?? 'hi' });
+  await session.settled(chat);
+  const first = structuredClone(chat.messages);
+  await chat.regenerate();
+  await session.settled(chat, 'the regenerated answer to settle');
+  return session.report({ first });
 }
 
 /** sendMessage → the tool call is answered with addToolOutput → automatic follow-up request. */
@@ -423,6 +439,8 @@ const SCENARIOS = {
   'tool-followup': followupScenario,
   'error-chunk': sendScenario,
   'http-error': sendScenario,
+  history: sendScenario,
+  regenerate: regenerateScenario,
   resume: resumeScenario,
   'resume-idle': resumeIdleScenario,
 };
