@@ -95,6 +95,7 @@ test-compat: deps compat-deps tests/conformance/node_modules/.package-lock.json
 
 bench: deps
 	$(PY) -m tests.bench.run
+	$(PY) -m tests.bench.observability
 	$(PY) -m tests.bench.loop_block
 
 clean:

@@ -176,6 +176,14 @@ async def bench_request_overhead(client: TestClient[Any, Any], upstream: FakeUps
     print(f"short answer (12 tokens) per request: wall {timed(wall_samples[5:])}; CPU {timed(cpu_samples[5:])}")
 
 
+CHECKOUT = Path(__file__).resolve().parents[2]
+PEERS_HINT = f"""
+Side by side with the peers (the SDK floor, the AI SDK on Node), in one run on this machine:
+  cp -r {CHECKOUT.parent / "shared" / "bench"} /tmp/bench && cd /tmp/bench && ./setup.sh
+  PROJECT_DIR={CHECKOUT} TARGETS="direct floor-raw floor-sdk-aio aisdk-node project" REPEAT=2 ./run_peers.sh
+(docs/benchmarks.md has the last report and how to read it)"""
+
+
 async def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         directory = Path(temp)
@@ -200,6 +208,7 @@ async def main() -> None:
                 await bench_request_overhead(client, upstream)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the benchmark process: {peak:.0f} MiB")
+    print(PEERS_HINT)
 
 
 if __name__ == "__main__":
