@@ -9,9 +9,8 @@ event, as Anthropic sends one. docs/gateway.md.
 from __future__ import annotations
 
 import secrets
-from contextlib import aclosing
 
-from aiohttp import ClientConnectionResetError, web
+from aiohttp import web
 
 from backend.errors import ProviderError, RequestError
 from backend.events import ChatError
@@ -21,10 +20,9 @@ from backend.gateway.errors import anthropic_provider_error, anthropic_request_e
 from backend.web.app_keys import CHAT
 from backend.web.common import json_response, read_json
 from backend.web.gateway import (
-    STREAM_HEADERS,
+    Wire,
+    answer,
     error_response,
-    failed_first,
-    first_event,
     provider_status,
     request_status,
     retry_headers,
@@ -53,31 +51,16 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except RequestError as error:
         return request_failure(error)
     encoder = AnthropicMessageEncoder("msg_" + secrets.token_urlsafe(18), parsed.model)
-    async with aclosing(chat.run(turn)) as answer:
-        first, events = await first_event(answer)
-        failed = failed_first(first)
-        if failed is not None:
-            return provider_failure(failed)
-        if not parsed.stream:
-            async for event in events:
-                encoder.encode(event)
-            if encoder.error is not None:
-                return provider_failure(encoder.error)
-            return json_response(encoder.message())
-        response = web.StreamResponse(status=200, headers=STREAM_HEADERS)
-        await response.prepare(request)
-        try:
-            for name, data in encoder.start():
-                await response.write(sse_event(name, data))
-            async for event in events:
-                for name, data in encoder.encode(event):
-                    await response.write(sse_event(name, data))
-            if encoder.error is not None:
-                shape = anthropic_provider_error(encoder.error.error_text, encoder.error.category)
-                await response.write(sse_event("error", shape))
-        except (ConnectionResetError, ClientConnectionResetError):
-            pass  # the caller went away; leaving the loop closes the answer (and the provider call)
-        return response
+    wire = Wire(
+        start=lambda: [sse_event(name, data) for name, data in encoder.start()],
+        encode=lambda event: [sse_event(name, data) for name, data in encoder.encode(event)],
+        error=lambda: encoder.error,
+        in_stream_error=lambda error: [sse_event("error", anthropic_provider_error(error.error_text, error.category))],
+        end=(),
+        whole=encoder.message,
+        failure=provider_failure,
+    )
+    return await answer(request, chat.run(turn), parsed.stream, wire)
 
 
 async def count_tokens(request: web.Request) -> web.Response:

@@ -10,10 +10,12 @@ caller's tools are all client tools and the preset's Chatwire-run tools are not 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientConnectionResetError, web
 
 from backend.chat.turn import TurnRequest
 from backend.errors import ErrorCategory, RequestError
@@ -105,3 +107,49 @@ async def first_event(events: AsyncGenerator[ChatEvent, None]) -> tuple[ChatEven
 
 def failed_first(first: ChatEvent | None) -> ChatError | None:
     return first if isinstance(first, ChatError) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """How one compatible API frames an answer (the encoder's state lives in the closures):
+    SSE bytes to start, per event, for an error once streaming and to end; the whole body when
+    not streaming; the error it has met; and its error response before anything streamed."""
+
+    start: Callable[[], list[bytes]]
+    encode: Callable[[ChatEvent], list[bytes]]
+    error: Callable[[], ChatError | None]
+    in_stream_error: Callable[[ChatError], list[bytes]]
+    end: tuple[bytes, ...]
+    whole: Callable[[], dict[str, Any]]
+    failure: Callable[[ChatError], web.Response]
+
+
+async def answer(
+    request: web.Request, events: AsyncGenerator[ChatEvent, None], stream: bool, wire: Wire
+) -> web.StreamResponse:
+    """A stateless answer in a compatible API: a failure before anything streamed is an HTTP error
+    in the API's shape; then one JSON body, or SSE until the end (an error in the stream's shape)."""
+    async with aclosing(events) as answer_events:
+        first, rest = await first_event(answer_events)
+        failed = failed_first(first)
+        if failed is not None:
+            return wire.failure(failed)
+        if not stream:
+            async for event in rest:
+                wire.encode(event)
+            error = wire.error()
+            return wire.failure(error) if error is not None else json_response(wire.whole())
+        response = web.StreamResponse(status=200, headers=STREAM_HEADERS)
+        await response.prepare(request)
+        try:
+            for data in wire.start():
+                await response.write(data)
+            async for event in rest:
+                for data in wire.encode(event):
+                    await response.write(data)
+            error = wire.error()
+            for data in (*(wire.in_stream_error(error) if error is not None else ()), *wire.end):
+                await response.write(data)
+        except (ConnectionResetError, ClientConnectionResetError):
+            pass  # the caller went away; leaving the loop closes the answer (and the provider call)
+        return response

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from contextlib import aclosing
 
 import orjson
-from aiohttp import ClientConnectionResetError, web
+from aiohttp import web
 
 from backend.errors import ProviderError, RequestError
 from backend.events import ChatError
@@ -22,10 +21,9 @@ from backend.gateway.openai_request import parse_chat_completion
 from backend.web.app_keys import CHAT
 from backend.web.common import json_response, read_json
 from backend.web.gateway import (
-    STREAM_HEADERS,
+    Wire,
+    answer,
     error_response,
-    failed_first,
-    first_event,
     provider_status,
     request_status,
     retry_headers,
@@ -82,29 +80,18 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     encoder = ChatCompletionEncoder(
         "chatcmpl-" + secrets.token_urlsafe(18), parsed.model, int(time.time()), include_usage=parsed.include_usage
     )
-    async with aclosing(chat.run(turn)) as answer:
-        first, events = await first_event(answer)
-        failed = failed_first(first)
-        if failed is not None:
-            return provider_failure(failed)
-        if not parsed.stream:
-            async for event in events:
-                encoder.encode(event)
-            if encoder.error is not None:
-                return provider_failure(encoder.error)
-            return json_response(encoder.completion())
-        response = web.StreamResponse(status=200, headers=STREAM_HEADERS)
-        await response.prepare(request)
-        try:
-            await response.write(b"data: " + orjson.dumps(encoder.start()) + b"\n\n")
-            async for event in events:
-                for chunk in encoder.encode(event):
-                    await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-            if encoder.error is not None:
-                # OpenAI's in-stream error: a data line with an `error` object (the SDK raises it).
-                shape = openai_provider_error(encoder.error.error_text, encoder.error.category)
-                await response.write(b"data: " + orjson.dumps(shape) + b"\n\n")
-            await response.write(DONE_LINE)
-        except (ConnectionResetError, ClientConnectionResetError):
-            pass  # the caller went away; leaving the loop closes the answer (and the provider call)
-        return response
+    wire = Wire(
+        start=lambda: [_data_line(encoder.start())],
+        encode=lambda event: [_data_line(chunk) for chunk in encoder.encode(event)],
+        error=lambda: encoder.error,
+        # OpenAI's in-stream error: a data line with an `error` object (the SDK raises it).
+        in_stream_error=lambda error: [_data_line(openai_provider_error(error.error_text, error.category))],
+        end=(DONE_LINE,),
+        whole=encoder.completion,
+        failure=provider_failure,
+    )
+    return await answer(request, chat.run(turn), parsed.stream, wire)
+
+
+def _data_line(data: Any) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"
