@@ -29,10 +29,10 @@ class OutputLines:
         with self._seen:
             return [line for line in self.lines if fragment in line]
 
-    async def wait_count(self, fragment: str, count: int, timeout: float = 30) -> list[str]:
+    async def wait_count(self, fragment: str, count: int, within_seconds: float = 30) -> list[str]:
         def wait() -> bool:
             with self._seen:
-                return self._seen.wait_for(lambda: len(self.matching(fragment)) >= count, timeout=timeout)
+                return self._seen.wait_for(lambda: len(self.matching(fragment)) >= count, timeout=within_seconds)
 
         assert await asyncio.to_thread(wait), f"fewer than {count} lines with {fragment!r}: {self.lines}"
         return self.matching(fragment)
