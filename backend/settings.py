@@ -52,6 +52,7 @@ ENVIRONMENT = {
     "redis_url": "CHATWIRE_REDIS_URL",
     "stream_lock_seconds": "CHATWIRE_STREAM_LOCK_SECONDS",
     "finished_stream_seconds": "CHATWIRE_FINISHED_STREAM_SECONDS",
+    "workers": "CHATWIRE_WORKERS",
 }
 
 # A shorter token is refused: it would be guessable over a LAN.
@@ -127,6 +128,10 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     stream_lock_seconds: float = 20.0
     finished_stream_seconds: float = 300.0
+    # Worker processes on one port (SO_REUSEPORT), started by a supervisor (backend/supervisor.py);
+    # a worker gets the read end of a pipe from it (EOF: the supervisor is gone, drain and exit).
+    workers: int = 1
+    supervisor_pipe: int | None = None
 
     @property
     def database_path(self) -> Path:
@@ -218,6 +223,7 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
     _add_scaling_arguments(parser, env)
     args = parser.parse_args(argv)
     check_database_url(args.database_url)
+    check_workers(args.workers, args.port, args.database_url, args.redis_url)
     if args.approval_secret is not None and len(args.approval_secret) < MIN_AUTH_TOKEN_LENGTH:
         raise ConfigError(f"--approval-secret must be at least {MIN_AUTH_TOKEN_LENGTH} characters long")
     auth_token = read_auth_token(args.auth_token, args.auth_token_file)
@@ -258,6 +264,8 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         redis_url=args.redis_url or None,
         stream_lock_seconds=args.stream_lock_seconds,
         finished_stream_seconds=args.finished_stream_seconds,
+        workers=args.workers,
+        supervisor_pipe=args.supervisor_pipe,
     )
 
 
@@ -265,6 +273,21 @@ def check_database_url(url: str | None) -> None:
     """Only PostgreSQL URLs; the SQLite file is the default (``--data-dir``)."""
     if url and not url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("--database-url must be a postgresql:// URL (without it, SQLite in --data-dir is used)")
+
+
+def check_workers(workers: int, port: int, database_url: str | None, redis_url: str | None) -> None:
+    """Several workers share one port, and must share their state: SQLite files and in-memory
+    streams are each process's own, so a resume, a stop or a conversation would depend on which
+    worker the kernel picked."""
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if workers > 1 and not (database_url and redis_url):
+        raise ConfigError(
+            "--workers above 1 needs --database-url and --redis-url: with SQLite and in-memory streams each "
+            "worker would have its own conversations and live answers (docs/scaling.md)"
+        )
+    if workers > 1 and port == 0:
+        raise ConfigError("--workers above 1 needs a fixed --port (with port 0 each worker would get its own)")
 
 
 def _add_scaling_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
@@ -291,6 +314,14 @@ def _add_scaling_arguments(parser: argparse.ArgumentParser, env: Mapping[str, st
         default=float(env.get(ENVIRONMENT["finished_stream_seconds"], "300")),
         help="with Redis: how long a finished answer's chunks stay replayable",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(env.get(ENVIRONMENT["workers"], "1")),
+        help="worker processes on one port (SO_REUSEPORT); above 1 needs --database-url and --redis-url",
+    )
+    # Internal: set by the supervisor on the workers it starts (backend/supervisor.py).
+    parser.add_argument("--supervisor-pipe", type=int, default=None, help=argparse.SUPPRESS)
 
 
 def _add_security_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:

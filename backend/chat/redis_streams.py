@@ -12,6 +12,13 @@ What lives in Redis, per block and per answer (``{p}`` is the key prefix):
   resume that found the answer live always reads to its end.
 * ``{p}stop`` — a pub/sub channel: a stop on any worker publishes the stream id and also marks the
   ``active`` hash, which the owner's heartbeat reads in case the message was missed.
+* ``{p}answer:{block}`` — the answer's record (the lock's fields), kept until the answer ends, and
+  ``{p}deadlines``, the blocks with a live answer scored by their lock's deadline. A record that
+  outlives its lock is a dead worker's answer: the next worker that touches the block (a start, a
+  resume, a stop, a follower that finds the owner gone) or any worker's sweeper claims it, closes
+  it with ``error`` + ``finish: interrupted`` and saves it (``recovery.py``).
+
+The scripts are in ``redis_scripts.py``.
 
 The generating worker keeps its chunks in memory too (an :class:`ActiveStream`); its own followers
 read them there and a publisher task copies them to Redis in batches, never per token on the
@@ -25,7 +32,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,41 +40,24 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from backend.chat.streams import ActiveStream, Generation, StreamBusy
+from backend.chat import redis_scripts
+from backend.chat.recovery import OrphanedAnswer
+from backend.chat.redis_scripts import RedisKeys
+from backend.chat.streams import ActiveStream, Generation, SaveOrphan, StreamBusy
 
 logger = logging.getLogger(__name__)
 
 WORKER_GONE = "The server generating this answer stopped before it finished; send the message again."
+# How many lapsed answers one sweep claims (the rest wait for the next sweep).
+SWEEP_BATCH = 100
 
-# KEYS[1] active hash; ARGV: lock ms, then field/value pairs. Returns nil if taken, else the holder's fields.
-_ACQUIRE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HGETALL', KEYS[1]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return false
-"""
-# KEYS[1] active hash, KEYS[2] chunks; ARGV: stream id, lock ms, chunks ms. 0 = lock lost, 1 = held, 2 = stop asked.
-_HEARTBEAT = """
-if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-if redis.call('HEXISTS', KEYS[1], 'stop') == 1 then return 2 end
-return 1
-"""
-# KEYS[1] active hash, KEYS[2] chunks; ARGV: stream id, end entry id, finished ms. The end and the unlock
-# in one step: whoever sees the block unlocked finds the end, and whoever sees the end finds it unlocked.
-_FINISH = """
-redis.call('XADD', KEYS[2], ARGV[2], 'end', '1')
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
-"""
-# KEYS[1] active hash; ARGV[1] stream id, ARGV[2] the field to set (mark stop) or '' (release).
-_IF_HOLDER = """
-if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('HSET', KEYS[1], ARGV[2], '1') end
-return 1
-"""
+
+def closing_chunks() -> list[bytes]:
+    """How an answer whose worker died ends, for every follower: an error, then ``interrupted``."""
+    return [
+        orjson.dumps({"type": "error", "errorText": WORKER_GONE}),
+        orjson.dumps({"type": "finish", "finishReason": "interrupted"}),
+    ]
 
 
 @dataclass(eq=False)
@@ -77,6 +67,8 @@ class RemoteStream(ActiveStream):
     client: Redis | None = None
     keys: RedisKeys | None = None
     stream_id: str = ""
+    # Claims and closes the block's answer if its worker died (RedisStreams.recover).
+    recover: Callable[[str], Awaitable[ActiveStream | None]] | None = None
 
     async def follow(self, position: int = 0, idle_seconds: float = 15.0) -> AsyncGenerator[bytes | None, None]:
         assert self.client is not None and self.keys is not None
@@ -90,11 +82,16 @@ class RemoteStream(ActiveStream):
                 )
                 if not replies:
                     if await self._owner_gone(chunks_key, last):
-                        # The worker died mid-answer: a clear end instead of keep-alives forever.
-                        yield orjson.dumps({"type": "error", "errorText": WORKER_GONE})
-                        yield orjson.dumps({"type": "finish", "finishReason": "interrupted"})
-                        self.done = True
-                        return
+                        # The worker died mid-answer: recover it here (its end lands in the stream,
+                        # read next), or, with its record gone too, end it clearly for this follower.
+                        if self.recover is not None and await self.recover(self.block_id) is not None:
+                            continue
+                        if await self._owner_gone(chunks_key, last):
+                            for closing in closing_chunks():
+                                yield closing
+                            self.done = True
+                            return
+                        continue
                     yield None
                     continue
                 for entry_id, fields in replies[0][1]:
@@ -115,21 +112,6 @@ class RemoteStream(ActiveStream):
             return False
         after = await self.client.xrange(chunks_key, min=f"({last}", count=1)
         return not after
-
-
-@dataclass(frozen=True, slots=True)
-class RedisKeys:
-    prefix: str = "chatwire:"
-
-    def active(self, block_id: str) -> str:
-        return f"{self.prefix}active:{block_id}"
-
-    def chunks(self, stream_id: str) -> str:
-        return f"{self.prefix}chunks:{stream_id}"
-
-    @property
-    def stop_channel(self) -> str:
-        return f"{self.prefix}stop"
 
 
 @dataclass(eq=False)
@@ -154,13 +136,17 @@ class RedisStreams:
         self._client = client
         self._lock_ms = max(1000, int(lock_seconds * 1000))
         self._finished_ms = max(1000, int(finished_seconds * 1000))
-        self._keys = keys
         self._local: dict[str, _Local] = {}  # block id -> the answer this worker generates
-        self._acquire = client.register_script(_ACQUIRE)
-        self._heartbeat = client.register_script(_HEARTBEAT)
-        self._if_holder = client.register_script(_IF_HOLDER)
-        self._finish = client.register_script(_FINISH)
-        self._listener: asyncio.Task[None] | None = None
+        self._retain_ms = self._lock_ms + self._finished_ms  # an unfinished answer's chunks and record
+        self._keys = keys
+        self._acquire = client.register_script(redis_scripts.ACQUIRE)
+        self._heartbeat = client.register_script(redis_scripts.HEARTBEAT)
+        self._if_holder = client.register_script(redis_scripts.IF_HOLDER)
+        self._finish = client.register_script(redis_scripts.FINISH)
+        self._claim = client.register_script(redis_scripts.CLAIM)
+        self._lapsed = client.register_script(redis_scripts.LAPSED)
+        self._save_orphan: SaveOrphan | None = None
+        self._tasks: list[asyncio.Task[None]] = []  # the stop listener and the sweeper
 
     @classmethod
     async def open(
@@ -174,15 +160,19 @@ class RedisStreams:
             raise
         streams = cls(client, lock_seconds, finished_seconds, RedisKeys(prefix))
         ready = asyncio.get_running_loop().create_future()
-        streams._listener = asyncio.create_task(streams._listen_for_stops(ready), name="redis-stop-listener")
+        streams._tasks.append(asyncio.create_task(streams._listen_for_stops(ready), name="redis-stop-listener"))
         await ready  # subscribed: a stop published from now on reaches this worker
+        streams._tasks.append(asyncio.create_task(streams._sweep(), name="redis-orphan-sweeper"))
         return streams
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
+
+    def save_orphans_with(self, save: SaveOrphan) -> None:
+        self._save_orphan = save
 
     # ---- LiveStreams ---------------------------------------------------------------------
 
@@ -202,9 +192,11 @@ class RedisStreams:
     async def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
         stream_id = f"{stream.message_id}.{secrets.token_urlsafe(6)}"
         holder = await self._acquire(
-            keys=[self._keys.active(stream.block_id)],
+            keys=[self._keys.active(stream.block_id), self._keys.record(stream.block_id), self._keys.deadlines],
             args=[
                 self._lock_ms,
+                self._retain_ms,
+                stream.block_id,
                 *("id", stream_id, "chat", stream.chat_id, "message", stream.message_id),
                 *("started", repr(stream.started_at)),
             ],
@@ -225,7 +217,9 @@ class RedisStreams:
         if not fields:
             return None
         remote = self._remote(block_id, fields)
-        marked = await self._if_holder(keys=[self._keys.active(block_id)], args=[remote.stream_id, "stop"])
+        marked = await self._if_holder(
+            keys=[self._keys.active(block_id), self._keys.record(block_id)], args=[remote.stream_id, "stop"]
+        )
         if not marked:
             return None  # it ended meanwhile
         await self._client.publish(self._keys.stop_channel, remote.stream_id)
@@ -275,7 +269,7 @@ class RedisStreams:
                     pipeline = self._client.pipeline(transaction=False)
                     for index in range(published, end):
                         pipeline.xadd(chunks_key, {"c": stream.chunks[index]}, id=f"0-{index + 1}")
-                    pipeline.pexpire(chunks_key, self._lock_ms + self._finished_ms)
+                    pipeline.pexpire(chunks_key, self._retain_ms)
                     await pipeline.execute()
                     published = end
                 elif done:
@@ -283,7 +277,8 @@ class RedisStreams:
                 else:
                     await stream.changed()
             await self._finish(
-                keys=[active_key, chunks_key], args=[local.stream_id, f"0-{published + 1}", self._finished_ms]
+                keys=[active_key, chunks_key, self._keys.record(stream.block_id), self._keys.deadlines],
+                args=[local.stream_id, published + 1, self._finished_ms, stream.block_id],
             )
             finished = True
         except RedisError:
@@ -291,16 +286,24 @@ class RedisStreams:
         finally:
             if not finished:  # free the block anyway; followers elsewhere see the owner gone
                 with contextlib.suppress(RedisError):
-                    await self._if_holder(keys=[active_key], args=[local.stream_id, ""])
+                    await self._if_holder(
+                        keys=[active_key, self._keys.record(stream.block_id)], args=[local.stream_id, ""]
+                    )
 
     async def _keep_alive(self, local: _Local) -> None:
         """Renew the lock (and the chunks' expiry) while the answer runs; honour a stop marked in Redis."""
         stream = local.stream
-        keys = [self._keys.active(stream.block_id), self._keys.chunks(local.stream_id)]
+        block_id = stream.block_id
+        keys = [
+            *(self._keys.active(block_id), self._keys.chunks(local.stream_id)),
+            *(self._keys.record(block_id), self._keys.deadlines),
+        ]
         while True:
             await asyncio.sleep(self._lock_ms / 3000)
             try:
-                state = await self._heartbeat(keys=keys, args=[local.stream_id, self._lock_ms, self._lock_ms * 2])
+                state = await self._heartbeat(
+                    keys=keys, args=[local.stream_id, self._lock_ms, self._retain_ms, block_id]
+                )
             except RedisError:
                 logger.warning("heartbeat for block %s failed; retrying", stream.block_id)
                 continue
@@ -345,7 +348,52 @@ class RedisStreams:
             client=self._client,
             keys=self._keys,
             stream_id=text(b"id"),
+            recover=self.recover,
         )
+
+    # ---- dead workers' answers -----------------------------------------------------------
+
+    async def recover(self, block_id: str) -> ActiveStream | None:
+        claimed: Any = await self._claim(
+            keys=[self._keys.active(block_id), self._keys.record(block_id), self._keys.deadlines],
+            args=[self._lock_ms, block_id],
+        )
+        if not claimed:
+            return None  # live, or nothing left: the common case costs this one round trip
+        fields = dict(zip(claimed[::2], claimed[1::2], strict=True))
+        remote = self._remote(block_id, fields)
+        chunks_key = self._keys.chunks(remote.stream_id)
+        entries: Any = await self._client.xrange(chunks_key)
+        streamed = [entry_fields[b"c"] for _, entry_fields in entries if b"c" in entry_fields]
+        next_entry = int(_text(entries[-1][0]).split("-")[1]) + 1 if entries else 1
+        closing = closing_chunks()
+        logger.warning("block %s: its answer's worker stopped mid-answer; recovering it", block_id)
+        if self._save_orphan is not None:
+            try:
+                # Saved before the end is written: a client that sees the end and reloads finds it.
+                await self._save_orphan(OrphanedAnswer(block_id, remote.message_id, (*streamed, *closing)))
+            except Exception:
+                logger.exception("saving the recovered answer of block %s failed", block_id)
+        await self._finish(
+            keys=[self._keys.active(block_id), chunks_key, self._keys.record(block_id), self._keys.deadlines],
+            args=[remote.stream_id, next_entry, self._finished_ms, block_id, *closing],
+        )
+        return remote
+
+    async def _sweep(self) -> None:
+        """Recover answers nobody touches: every third of the lock time, the blocks whose lock lapsed."""
+        while True:
+            await asyncio.sleep(self._lock_ms / 3000)
+            if self._save_orphan is None:
+                continue
+            try:
+                lapsed: Any = await self._lapsed(keys=[self._keys.deadlines], args=[SWEEP_BATCH])
+                for block_id in lapsed:
+                    await self.recover(_text(block_id))
+            except RedisError:
+                logger.warning("sweeping for stopped workers' answers failed; retrying")
+            except Exception:
+                logger.exception("sweeping for stopped workers' answers failed")
 
 
 def _text(value: Any) -> str:

@@ -9,12 +9,14 @@ import secrets
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from backend.chat.admission import Admission
 from backend.chat.config_views import ConfigViews
 from backend.chat.generation import generate
 from backend.chat.prepare import TurnServices, prepare_turn
+from backend.chat.recovery import save_orphaned_answer
 from backend.chat.streams import ActiveStream, LiveStreams, StreamBusy
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
@@ -46,6 +48,8 @@ class ChatService(ConfigViews):
         self._services = services
         self._streams = streams
         self.admission = admission
+        # A dead worker's answer is saved by the core's rule, like any other (recovery.py).
+        streams.save_orphans_with(partial(save_orphaned_answer, services.store))
 
     @property
     def streams(self) -> LiveStreams:
@@ -54,6 +58,8 @@ class ChatService(ConfigViews):
     async def start(self, request: TurnRequest) -> ActiveStream:
         """Prepare the turn and start generating it (``RequestError`` if it cannot start)."""
         self.admission.check_open(len(self._streams.active()))
+        # A dead worker's answer in this block is saved first: the new message comes after it.
+        await self._streams.recover(request.block_id)
         busy_stream = await self._streams.get(request.block_id)
         if busy_stream is not None and not busy_stream.done:
             raise _busy(request.block_id, busy_stream)
@@ -153,12 +159,18 @@ class ChatService(ConfigViews):
                 stream.task.cancel()
 
     async def resume(self, block_id: str, chat_id: str) -> ActiveStream | None:
-        """The block's live answer, if ``chat_id`` names it (what ``useChat({resume: true})`` asks)."""
-        stream = await self._streams.get(block_id)
-        if stream is None or stream.done or chat_id not in (stream.chat_id, block_id):
+        """The block's live answer, if ``chat_id`` names it (what ``useChat({resume: true})`` asks).
+        An answer whose worker died is recovered (saved) and replayed to its interrupted end."""
+        stream = await self._streams.recover(block_id)
+        if stream is None:
+            stream = await self._streams.get(block_id)
+            if stream is not None and stream.done:
+                return None
+        if stream is None or chat_id not in (stream.chat_id, block_id):
             return None
         return stream
 
     async def stop(self, block_id: str) -> ActiveStream | None:
-        """Stop the block's answer; returns once its partial answer is saved."""
-        return await self._streams.stop(block_id)
+        """Stop the block's answer; returns once its partial answer is saved (a dead worker's
+        answer too: it is recovered)."""
+        return await self._streams.recover(block_id) or await self._streams.stop(block_id)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from backend.chat.recovery import OrphanedAnswer
 
 
 @dataclass(eq=False)
@@ -128,6 +130,7 @@ class StreamBusy(Exception):
 
 
 Generation = Callable[[ActiveStream], Coroutine[Any, Any, None]]
+SaveOrphan = Callable[[OrphanedAnswer], Awaitable[object]]
 
 
 class LiveStreams(Protocol):
@@ -152,6 +155,16 @@ class LiveStreams(Protocol):
 
     async def stop_all(self) -> None:
         """Stop this worker's generations (shutdown); each saves its partial answer."""
+        ...
+
+    async def recover(self, block_id: str) -> ActiveStream | None:
+        """If the block's answer was left by a dead worker: close it (``error``, ``finish:
+        interrupted``), save it with the function given to ``save_orphans_with``, and return it
+        ended (following it replays it to that end). ``None`` when there is nothing to recover."""
+        ...
+
+    def save_orphans_with(self, save: SaveOrphan) -> None:
+        """How a recovered answer is saved (the core's save rule, bound to its store)."""
         ...
 
     async def close(self) -> None:
@@ -200,6 +213,12 @@ class InMemoryStreams:
     async def stop_all(self) -> None:
         for block_id in list(self._streams):
             await self.stop(block_id)
+
+    async def recover(self, block_id: str) -> ActiveStream | None:
+        return None  # an answer in memory dies with its process: nothing is left to recover
+
+    def save_orphans_with(self, save: SaveOrphan) -> None:
+        return None
 
     async def close(self) -> None:
         return None

@@ -4,7 +4,10 @@
 2. 50 concurrent saves to different blocks (latency of each).
 3. The streaming hot path: a long Anthropic answer relayed end to end (real SDK → loop → encoder →
    SSE), CPU time per token, with the fake upstream in the same process.
-4. Peak memory (RSS) of the process after the above.
+4. The live stream in memory vs in Redis (``--redis-url``; a throwaway ``redis-server`` from
+   tests/engines.py, skipped when it is not installed), unpaced and paced: the generating worker
+   alone, then with a follower on a second worker reading Redis; redis-server's own CPU beside it.
+5. Peak memory (RSS) of the process after the above.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -23,6 +27,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from backend.app import create_app
 from backend.storage import SqliteStore
 from tests.conftest import make_settings, write_fixture_presets, write_preset
+from tests.engines import RedisServer
 from tests.upstream import FakeUpstream, Reply
 
 
@@ -160,6 +165,87 @@ async def bench_stream(client: TestClient[Any, Any], upstream: FakeUpstream, tok
         )
 
 
+def process_cpu_seconds(pid: int | None) -> float:
+    """Another process's CPU time in seconds (Linux schedstat: nanoseconds, not 10 ms ticks)."""
+    if pid is None:
+        return 0.0
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+
+
+async def one_stream(
+    client: TestClient[Any, Any], upstream: FakeUpstream, tokens: int, pace: float, redis_pid: int | None
+) -> tuple[float, float]:
+    """CPU µs per token of this process and of redis-server for one answer of ``tokens`` tokens."""
+    upstream.enqueue(Reply.sse(long_answer(tokens), event_delay_seconds=pace))
+    cpu, redis_cpu = time.process_time(), process_cpu_seconds(redis_pid)
+    response = await client.post(f"/api/ai/chat/b-{time.perf_counter_ns()}", json={"messages": [user("go")]})
+    body = await response.read()
+    cpu, redis_cpu = time.process_time() - cpu, process_cpu_seconds(redis_pid) - redis_cpu
+    assert body.count(b'"text-delta"') == tokens
+    return cpu / tokens * 1e6, redis_cpu / tokens * 1e6
+
+
+async def followed_stream(
+    worker: TestClient[Any, Any],
+    other: TestClient[Any, Any],
+    upstream: FakeUpstream,
+    tokens: int,
+    pace: float,
+    pid: int,
+) -> tuple[float, float]:
+    """The same, with a second follower on another worker reading Redis (CPU of both workers)."""
+    release = asyncio.Event()
+    upstream.enqueue(Reply.sse(long_answer(tokens), hold_after_events=2, release=release, event_delay_seconds=pace))
+    block = f"f-{time.perf_counter_ns()}"
+    cpu, redis_cpu = time.process_time(), process_cpu_seconds(pid)
+    response = await worker.post(f"/api/ai/chat/{block}", json={"messages": [user("go")]})
+    follower = await other.get(f"/api/ai/chat/{block}/{block}/stream")  # resumed on the other worker
+    assert follower.status == 200
+    release.set()
+    body, followed = await asyncio.gather(response.read(), follower.read())
+    cpu, redis_cpu = time.process_time() - cpu, process_cpu_seconds(pid) - redis_cpu
+    assert followed.count(b'"text-delta"') == body.count(b'"text-delta"') == tokens
+    return cpu / tokens * 1e6, redis_cpu / tokens * 1e6
+
+
+def medians(samples: list[tuple[float, float]]) -> str:
+    process, redis = statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+    return f"{process:.1f} µs CPU per token in the process" + (f" + {redis:.1f} µs in redis-server" if redis else "")
+
+
+async def bench_redis_stream(directory: Path, presets: Path, upstream: FakeUpstream) -> None:
+    """In-memory vs Redis-backed live streams, unpaced (5000 tokens) and paced (500 tokens, 2 ms apart:
+    the publisher then writes about one pipeline per token, the realistic case)."""
+    if shutil.which("redis-server") is None:
+        print("Redis-backed stream: skipped (redis-server is not installed; `make engines` installs it)")
+        return
+    redis = RedisServer()
+    try:
+        memory_settings = make_settings(directory, presets)
+        redis_settings = make_settings(directory, presets, redis_url=redis.url())
+        async with (
+            TestClient(TestServer(create_app(memory_settings))) as memory,
+            TestClient(TestServer(create_app(redis_settings))) as worker,
+            TestClient(TestServer(create_app(redis_settings))) as other,
+        ):
+            pid = redis.process.pid
+            for tokens, pace, label in ((5000, 0.0, "unpaced, 5000 tokens"), (500, 0.002, "paced 2 ms, 500 tokens")):
+                await one_stream(memory, upstream, tokens, pace, None)  # warm-up
+                await one_stream(worker, upstream, tokens, pace, pid)
+                in_memory = [await one_stream(memory, upstream, tokens, pace, None) for _ in range(5)]
+                in_redis = [await one_stream(worker, upstream, tokens, pace, pid) for _ in range(5)]
+                followed = [await followed_stream(worker, other, upstream, tokens, pace, pid) for _ in range(5)]
+                print(f"live stream {label}, median of 5: in memory {medians(in_memory)}")
+                print(f"  ... in Redis: {medians(in_redis)}")
+                print(f"  ... in Redis with a follower on a second worker: {medians(followed)} (both workers)")
+    finally:
+        redis.stop()
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"id": "u", "role": "user", "parts": [{"type": "text", "text": text}]}
+
+
 async def bench_request_overhead(client: TestClient[Any, Any], upstream: FakeUpstream) -> None:
     """Short answers: the fixed cost per chat request (resolution, client creation, saving)."""
     cpu_samples, wall_samples = [], []
@@ -206,6 +292,7 @@ async def main() -> None:
                 await bench_http(client)
                 await bench_stream(client, upstream, 5000)
                 await bench_request_overhead(client, upstream)
+            await bench_redis_stream(directory, presets, upstream)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the benchmark process: {peak:.0f} MiB")
     print(PEERS_HINT)

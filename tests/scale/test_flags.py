@@ -34,3 +34,18 @@ def test_flags_and_environment() -> None:
 def test_a_database_url_must_be_postgresql() -> None:
     with pytest.raises(ConfigError, match="postgresql://"):
         parse_settings(["--database-url", "sqlite:///x.db"], environment={})
+
+
+def test_several_workers_need_both_shared_engines() -> None:
+    with pytest.raises(ConfigError, match="--database-url and --redis-url"):
+        parse_settings(["--workers", "2"], environment={})
+    with pytest.raises(ConfigError, match="--database-url and --redis-url"):
+        parse_settings(["--workers", "2", "--database-url", "postgresql://db/chat"], environment={})
+    with pytest.raises(ConfigError, match="at least 1"):
+        parse_settings(["--workers", "0"], environment={})
+    engines = {"CHATWIRE_DATABASE_URL": "postgresql://db/chat", "CHATWIRE_REDIS_URL": "redis://cache"}
+    with pytest.raises(ConfigError, match="fixed --port"):
+        parse_settings(["--workers", "2", "--port", "0"], environment=engines)
+    settings = parse_settings([], environment={**engines, "CHATWIRE_WORKERS": "4"})
+    assert settings.workers == 4 and settings.supervisor_pipe is None
+    assert parse_settings(["--workers", "1"], environment={**engines, "CHATWIRE_WORKERS": "4"}).workers == 1
