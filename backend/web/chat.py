@@ -45,10 +45,10 @@ def request_options(headers: Mapping[str, str], body_options: Mapping[str, Any] 
     return options
 
 
-def protocol_from(request: web.Request) -> int | None:
+def protocol_from(request: web.Request, headers: Mapping[str, str] | None = None) -> int | None:
     """The client's ai major from ``?protocol=`` (or the ``X-AI-Protocol`` header): ``5``, ``6``,
     ``7`` (``v6`` and ``ai@6`` are read the same). The core checks the value."""
-    text = request.query.get("protocol") or request.headers.get("X-AI-Protocol")
+    text = request.query.get("protocol") or (request.headers if headers is None else headers).get("X-AI-Protocol")
     if not text:
         return None
     digits = text.strip().lower().removeprefix("ai@").removeprefix("v")
@@ -61,7 +61,16 @@ def protocol_from(request: web.Request) -> int | None:
     return int(digits)
 
 
-def turn_request(block_id: str, body: ChatRequestBody, payload: dict[str, Any], request: web.Request) -> TurnRequest:
+def turn_request(
+    block_id: str,
+    body: ChatRequestBody,
+    payload: dict[str, Any],
+    request: web.Request,
+    headers: Mapping[str, str] | None = None,
+) -> TurnRequest:
+    """The core's request from a parsed body; ``headers`` are the request's own unless a front
+    door carries them elsewhere (a WebSocket ``send`` frame)."""
+    headers = request.headers if headers is None else headers
     declared = None
     if body.tools is not None:
         declared = tuple(ToolDefinition(tool.name, tool.description, dict(tool.inputSchema)) for tool in body.tools)
@@ -70,11 +79,11 @@ def turn_request(block_id: str, body: ChatRequestBody, payload: dict[str, Any], 
         messages=payload["messages"],
         chat_id=body.id,
         url_preset=request.query.get("preset"),
-        options=request_options(request.headers, body.options),
+        options=request_options(headers, body.options),
         client_tools=declared,
         load_history=body.loadHistory,
         client_id=client_identity(request),
-        protocol=protocol_from(request),
+        protocol=protocol_from(request, headers),
     )
 
 
