@@ -7,6 +7,7 @@ comments while the model is silent and ``data: [DONE]`` at the end.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from contextlib import aclosing
 from typing import Any
@@ -22,6 +23,8 @@ from backend.request_limits import check_messages
 from backend.web.app_keys import CHAT, SETTINGS
 from backend.web.common import block_id_from, json_response, read_json
 from backend.web.ops import client_identity
+
+logger = logging.getLogger(__name__)
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -74,12 +77,18 @@ def turn_request(
     declared = None
     if body.tools is not None:
         declared = tuple(ToolDefinition(tool.name, tool.description, dict(tool.inputSchema)) for tool in body.tools)
+    if body.config:
+        # A browser-chosen API key, base URL or model is never honoured (docs/api.md#third-party-uis);
+        # only the key names are logged, never their values.
+        logger.warning("ignored the request body's config %r: the preset decides", sorted(body.config)[:10])
     return TurnRequest(
         block_id=block_id,
         messages=payload["messages"],
         chat_id=body.id,
         url_preset=request.query.get("preset"),
         options=request_options(headers, body.options),
+        call_settings=body.callSettings,
+        system=body.system,
         client_tools=declared,
         load_history=body.loadHistory,
         client_id=client_identity(request),
