@@ -25,6 +25,13 @@ frontend/node_modules/.package-lock.json: frontend/package-lock.json
 tests/conformance/node_modules/.package-lock.json: tests/conformance/package-lock.json
 	cd tests/conformance && npm ci $(NPM_FLAGS)
 
+# The assistant-ui page of the browser tests (tests/e2e/test_assistant_ui.py): its own small install and Vite build.
+tests/assistant_ui/node_modules/.package-lock.json: tests/assistant_ui/package-lock.json
+	cd tests/assistant_ui && npm ci $(NPM_FLAGS)
+
+tests/assistant_ui/dist/index.html: tests/assistant_ui/node_modules/.package-lock.json tests/assistant_ui/src/main.jsx tests/assistant_ui/index.html tests/assistant_ui/vite.config.js
+	cd tests/assistant_ui && npm run build --silent
+
 frontend/dist/index.html: frontend/node_modules/.package-lock.json $(shell find frontend/src -type f 2>/dev/null) frontend/index.html
 	cd frontend && npm run build --silent
 
@@ -59,7 +66,7 @@ run: deps fe-build
 
 # pytest runs last so its summary is the last line printed. The compat layer has its own target,
 # `make test-compat` (it builds llama-cpp-python from source; docs/testing.md says why).
-test: deps fe-build fe-unit tests/conformance/node_modules/.package-lock.json chromium engines lint typecheck
+test: deps fe-build fe-unit tests/conformance/node_modules/.package-lock.json tests/assistant_ui/dist/index.html chromium engines lint typecheck
 	$(PY) -m pytest -q -p no:playwright --ignore=tests/compat tests
 
 # The compat layer (tests/compat, docs/testing.md): a real OpenAI-compatible server, llama-cpp-python's
@@ -99,5 +106,5 @@ bench: deps
 	$(PY) -m tests.bench.loop_block
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) frontend/node_modules frontend/dist tests/conformance/node_modules
+	rm -rf $(VENV) $(COMPAT_VENV) frontend/node_modules frontend/dist tests/conformance/node_modules tests/assistant_ui/node_modules tests/assistant_ui/dist
 	# .cache/wheels (the built llama-cpp-python wheel) is kept: `rm -rf .cache` rebuilds it.

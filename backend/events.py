@@ -174,6 +174,27 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentSource:
+    """A cited document (Anthropic document and search-result citations): ``source-document``."""
+
+    source_id: str
+    media_type: str
+    title: str
+    filename: str | None = None
+    provider_metadata: ProviderMetadata | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedFile:
+    """A file the model generated (Gemini image output): ``file`` with a ``data:`` URL.
+    ``data`` is the base64 text of the bytes."""
+
+    media_type: str
+    data: str
+    provider_metadata: ProviderMetadata | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     """End of one model call. ``reason`` is already mapped to the AI SDK enum."""
 
@@ -195,6 +216,8 @@ ProviderEvent: TypeAlias = (
     | ToolCall
     | ToolOutput
     | Source
+    | DocumentSource
+    | GeneratedFile
     | Finish
 )
 

@@ -122,6 +122,26 @@ def parse_overrides(data: Mapping[str, Any], layer: LayerName, *, key_prefix: st
         raise RequestError(message, code=code, details={"field": f"{key_prefix}{name}", "layer": layer}) from None
 
 
+# What a third-party UI's ``callSettings`` (assistant-ui's body) may carry: the sampling fields
+# Chatwire has. The rest are refused like unknown ``options`` (no silent change of behaviour).
+CALL_SETTINGS = frozenset({"temperature", "maxTokens", "topP"})
+
+
+def parse_call_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``callSettings`` (assistant-ui's body field) as request-layer overrides, checked by the rules
+    of ``options``: ``headers`` and the other forbidden fields 400 ``option_not_allowed``, fields
+    Chatwire does not have (``seed``, ``presencePenalty``, …) 400 ``unknown_option``."""
+    for key in data:
+        if key not in CALL_SETTINGS and key not in FORBIDDEN_OPTIONS:
+            raise RequestError(
+                f"Unsupported call setting callSettings.{key} (Chatwire takes {', '.join(sorted(CALL_SETTINGS))}).",
+                code="unknown_option",
+                details={"field": f"callSettings.{key}", "layer": "request"},
+            )
+    values = {key: value for key, value in data.items() if value is not None}
+    return parse_overrides(values, "request", key_prefix="callSettings.").model_dump(exclude_unset=True)
+
+
 def metadata_overrides(metadata: Mapping[str, Any], layer: LayerName) -> FieldOverrides:
     """``{"ai:preset": .., "ai:model": ..}`` (block metadata / global settings) → overrides."""
     ai_keys = {key.removeprefix("ai:"): value for key, value in metadata.items() if key.startswith("ai:")}

@@ -122,6 +122,22 @@ class ToolOutputDenied(_Chunk):
     toolCallId: str
 
 
+class SourceDocument(_Chunk):
+    type: Literal["source-document"]
+    sourceId: str
+    mediaType: str
+    title: str
+    filename: str | None = None
+    providerMetadata: ProviderMetadata | None = None
+
+
+class FileChunk(_Chunk):
+    type: Literal["file"]
+    url: str
+    mediaType: str
+    providerMetadata: ProviderMetadata | None = None
+
+
 class SourceUrl(_Chunk):
     type: Literal["source-url"]
     sourceId: str
@@ -174,6 +190,8 @@ UIMessageChunk = Annotated[
     | ToolOutputError
     | ToolOutputDenied
     | SourceUrl
+    | SourceDocument
+    | FileChunk
     | MessageMetadata
     | Finish
     | Abort

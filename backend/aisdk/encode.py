@@ -22,7 +22,9 @@ from backend.events import (
     ChatError,
     ChatEvent,
     ChatFinish,
+    DocumentSource,
     Finish,
+    GeneratedFile,
     ProviderMetadata,
     ReasoningDelta,
     ReasoningEnd,
@@ -163,6 +165,14 @@ class UIMessageStreamEncoder:
                 chunk = {"type": "source-url", "sourceId": source_id, "url": url}
                 if title:
                     chunk["title"] = title
+                return [_with_metadata(chunk, metadata)]
+            case DocumentSource(source_id=source_id, media_type=media_type, title=title, provider_metadata=metadata):
+                chunk = {"type": "source-document", "sourceId": source_id, "mediaType": media_type, "title": title}
+                if event.filename:
+                    chunk["filename"] = event.filename
+                return [_with_metadata(chunk, metadata)]
+            case GeneratedFile(media_type=media_type, data=data, provider_metadata=metadata):
+                chunk = {"type": "file", "mediaType": media_type, "url": f"data:{media_type};base64,{data}"}
                 return [_with_metadata(chunk, metadata)]
             case Finish():
                 return []  # the loop turns step finishes into StepEnd / ChatFinish

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
 
 from backend.errors import RequestError
 
@@ -145,17 +145,48 @@ class ClientToolDefinition(BaseModel):
     needsApproval: bool = False
 
 
+def _tools_from_map(value: Any) -> Any:
+    """assistant-ui's ``tools``: ``{name: {description?, parameters: <JSON Schema>}}`` → the list form."""
+    if not isinstance(value, dict):
+        return value
+    tools = []
+    for name, entry in value.items():
+        if isinstance(entry, dict):
+            tools.append(
+                {
+                    "name": name,
+                    "description": entry.get("description") or "",
+                    **({"inputSchema": entry["parameters"]} if entry.get("parameters") is not None else {}),
+                }
+            )
+        else:
+            tools.append({"name": name, "inputSchema": entry})  # refused below, naming the index
+    return tools
+
+
 class ChatRequestBody(BaseModel):
+    """The body ``DefaultChatTransport`` posts (and a WebSocket ``send`` frame carries). Unknown keys
+    are ignored: ``useChat``'s ``body`` option invites apps to add their own (docs/api.md)."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
     id: str | None = None
     messages: list[UIMessage] = Field(min_length=1)
     trigger: Literal["submit-message", "regenerate-message"] = "submit-message"
     messageId: str | None = None
-    # Chatwire extensions (custom body keys; see docs/protocol.md):
+    # Chatwire extensions (custom body keys; see docs/api.md):
     options: dict[str, Any] | None = None
+    # Client tools: the list form, or assistant-ui's map (converted to the list form).
     tools: list[ClientToolDefinition] | None = None
     # True: ``messages`` holds only the newest message(s); the server loads the rest from the store.
     loadHistory: bool = False
+    # assistant-ui's AssistantChatTransport: sampling settings and a system prompt (both under the
+    # rules of ``options``, decided in the core), and ``config`` (a browser-chosen key, base URL or
+    # model), which is never honoured: the front door logs that it was ignored.
+    callSettings: dict[str, Any] | None = None
+    system: str | None = None
+    config: dict[str, Any] | None = None
+
+    _tools_map = field_validator("tools", mode="before")(_tools_from_map)
 
 
 def describe_validation_error(error: ValidationError, subject: str = "request body") -> str:

@@ -27,7 +27,7 @@ from backend.loop import RetryPolicy
 from backend.messages import ToolDefinition
 from backend.presets import Preset
 from backend.providers.base import ModelCall
-from backend.resolve import FieldOverrides, Layer, metadata_overrides, parse_overrides, resolve
+from backend.resolve import FieldOverrides, Layer, metadata_overrides, parse_call_settings, parse_overrides, resolve
 from backend.settings import Secrets, Settings
 from backend.storage import ApprovalStore, Store
 from backend.tools.approval_signing import ApprovalSigner
@@ -51,10 +51,23 @@ class TurnServices:
 
 
 async def request_layers(
-    store: Store, block_id: str, options: Mapping[str, Any] | None, url_preset: str | None
+    store: Store,
+    block_id: str,
+    options: Mapping[str, Any] | None,
+    url_preset: str | None,
+    call_settings: Mapping[str, Any] | None = None,
+    system: str | None = None,
 ) -> list[Layer]:
-    """The four configurable layers, highest first (``resolve`` adds ``default``)."""
-    layers = [Layer("request", parse_overrides(dict(options or {}), "request", key_prefix="options."))]
+    """The four configurable layers, highest first (``resolve`` adds ``default``). The request
+    layer is ``options`` over a third-party UI's ``callSettings`` and top-level ``system``, each
+    under the rules of ``options`` (a ``system`` only where the preset allows the override)."""
+    request = parse_overrides(dict(options or {}), "request", key_prefix="options.")
+    if call_settings or system is not None:
+        below = parse_call_settings(call_settings or {})
+        if system is not None:
+            below.update(parse_overrides({"system": system}, "request").model_dump(exclude_unset=True))
+        request = FieldOverrides.model_validate({**below, **request.model_dump(exclude_unset=True)})
+    layers = [Layer("request", request)]
     if url_preset:
         layers.append(Layer("url", FieldOverrides(preset=url_preset)))
     layers.append(Layer("block", metadata_overrides(await store.load_block_meta(block_id), "block")))
@@ -126,7 +139,9 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 async def prepare_turn(services: TurnServices, request: TurnRequest, new_message_id: Callable[[], str]) -> Turn:
     settings, store = services.settings, services.store
-    layers = await request_layers(store, request.block_id, request.options, request.url_preset)
+    layers = await request_layers(
+        store, request.block_id, request.options, request.url_preset, request.call_settings, request.system
+    )
     resolved = resolve(layers, services.presets.presets)
     preset = resolved.preset
     credentials = credentials_for(preset, settings.secrets)

@@ -51,6 +51,9 @@ class TurnRequest:
     chat_id: str | None = None
     url_preset: str | None = None
     options: Mapping[str, Any] | None = None
+    # A third-party UI's request settings (assistant-ui): below ``options`` in the request layer.
+    call_settings: Mapping[str, Any] | None = None
+    system: str | None = None
     client_tools: tuple[ToolDefinition, ...] | None = None
     load_history: bool = False
     # Who is asking, for per-client limits (a front door decides: a token's hash, a remote address).

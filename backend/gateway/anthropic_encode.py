@@ -21,8 +21,10 @@ from backend.events import (
     ChatError,
     ChatEvent,
     ChatFinish,
+    DocumentSource,
     Finish,
     FinishReason,
+    GeneratedFile,
     JsonValue,
     ProviderMetadata,
     ReasoningDelta,
@@ -159,6 +161,8 @@ class AnthropicMessageEncoder:
                 | ToolCall()
                 | ToolOutput()
                 | Source()
+                | DocumentSource()
+                | GeneratedFile()
                 | StepStart()
                 | StepEnd()
                 | ToolResult()

@@ -17,8 +17,10 @@ from backend.events import (
     ChatError,
     ChatEvent,
     ChatFinish,
+    DocumentSource,
     Finish,
     FinishReason,
+    GeneratedFile,
     ReasoningDelta,
     ReasoningEnd,
     ReasoningStart,
@@ -129,6 +131,8 @@ class ChatCompletionEncoder:
                 | ToolCall()
                 | ToolOutput()
                 | Source()
+                | DocumentSource()
+                | GeneratedFile()
                 | Finish()
                 | StepStart()
                 | StepEnd()

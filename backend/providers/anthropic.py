@@ -24,6 +24,7 @@ from anthropic.types.raw_content_block_start_event import ContentBlock as Starte
 
 from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import (
+    DocumentSource,
     Finish,
     FinishReason,
     JsonValue,
@@ -176,6 +177,7 @@ class _Translator:
     def __init__(self) -> None:
         self._blocks: dict[int, _OpenBlock] = {}
         self._sources = SourceList()
+        self._documents: set[str] = set()
         self._usage = _UsageCounts()
         self._stop_reason: str | None = None
         self._stop_metadata: dict[str, JsonValue] = {}
@@ -270,10 +272,36 @@ class _Translator:
     def _citation_sources(self, citations: Sequence[wire.TextCitation]) -> list[ProviderEvent]:
         events: list[ProviderEvent] = []
         for citation in citations:
-            # Only web search citations carry a URL; document citations point into our own input.
             if isinstance(citation, wire.CitationsWebSearchResultLocation):
                 events.extend(self._source(citation.url, citation.title))
+            else:
+                events.extend(self._document(citation))
         return events
+
+    def _document(self, citation: wire.TextCitation) -> Sequence[ProviderEvent]:
+        """A cited document or search result of our own input: ``source-document``, once per
+        document (``document_index`` / ``search_result_index``) in the step, as the AI SDK does."""
+        if isinstance(citation, wire.CitationsSearchResultLocation):
+            key = f"search-{citation.search_result_index}"
+            title = citation.title or citation.source
+            metadata: dict[str, JsonValue] = {"source": citation.source, "citedText": citation.cited_text}
+            media_type = "text/plain"
+        elif isinstance(citation, wire.CitationsWebSearchResultLocation):
+            return _NOTHING
+        else:
+            key = f"document-{citation.document_index}"
+            title = citation.document_title or "Untitled Document"
+            metadata = {"citedText": citation.cited_text}
+            media_type = "application/pdf" if isinstance(citation, wire.CitationPageLocation) else "text/plain"
+            if isinstance(citation, wire.CitationPageLocation):
+                metadata.update(startPageNumber=citation.start_page_number, endPageNumber=citation.end_page_number)
+            elif isinstance(citation, wire.CitationCharLocation):
+                metadata.update(startCharIndex=citation.start_char_index, endCharIndex=citation.end_char_index)
+        if key in self._documents:
+            return _NOTHING
+        self._documents.add(key)
+        source_id = f"{self._sources.prefix}document-{len(self._documents)}"
+        return (DocumentSource(source_id, media_type, title, provider_metadata={PROVIDER: metadata}),)
 
     def _source(self, url: str, title: str | None) -> Sequence[ProviderEvent]:
         source = self._sources.add(url, title)

@@ -31,6 +31,7 @@ from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import (
     Finish,
     FinishReason,
+    GeneratedFile,
     ProviderEvent,
     ProviderMetadata,
     ReasoningDelta,
@@ -47,7 +48,7 @@ from backend.providers.google_params import (
     to_google_config,
     to_google_contents,
 )
-from backend.providers.shared import OpenPart, new_tool_call_id, retry_after_seconds
+from backend.providers.shared import OpenPart, SourceList, new_tool_call_id, retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
 __all__ = [
@@ -211,10 +212,11 @@ async def _next_chunk(
 class _Translator:
     """Turns chunks into provider events; one instance per model call."""
 
-    __slots__ = ("_finish", "_open_part", "_usage", "made_calls")
+    __slots__ = ("_finish", "_open_part", "_sources", "_usage", "made_calls")
 
     def __init__(self) -> None:
         self._open_part = OpenPart(kind_in_id=False)  # ids "0", "1", ...
+        self._sources = SourceList()
         self._finish: str | None = None
         self._usage: types.GenerateContentResponseUsageMetadata | None = None
         self.made_calls = False
@@ -235,6 +237,15 @@ class _Translator:
         if candidate.content is not None and candidate.content.parts:
             for part in candidate.content.parts:
                 self._part(part, events)
+        grounding = candidate.grounding_metadata
+        if grounding is not None:
+            # Google Search grounding: each web chunk is a cited URL (``source-url``), once per URL.
+            for grounding_chunk in grounding.grounding_chunks or ():
+                web = grounding_chunk.web
+                if web is not None:
+                    source = self._sources.add(web.uri, web.title)
+                    if source is not None:
+                        events.append(source)
         if candidate.finish_reason is not None:
             self._finish = candidate.finish_reason.value
         return events
@@ -254,6 +265,13 @@ class _Translator:
             arguments = json.dumps(function_call.args or {}, ensure_ascii=False)
             events.append(ToolInputStart(tool_call_id, name, provider_metadata=metadata))
             events.append(ToolCall(tool_call_id, name, arguments, provider_metadata=metadata))
+            return
+        inline = part.inline_data
+        if inline is not None and inline.data:
+            # A generated file (image output): its own part, between the text parts around it.
+            self._open_part.close(events)
+            data = base64.b64encode(inline.data).decode("ascii")
+            events.append(GeneratedFile(inline.mime_type or "application/octet-stream", data, metadata))
             return
         text = part.text
         if not text and metadata is None:

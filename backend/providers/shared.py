@@ -72,6 +72,10 @@ class SourceList:
         self._prefix = prefix
         self._urls: set[str] = set()
 
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
     def add(self, url: object, title: object) -> Source | None:
         if not isinstance(url, str) or not url or url in self._urls:
             return None

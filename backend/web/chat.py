@@ -7,6 +7,7 @@ comments while the model is silent and ``data: [DONE]`` at the end.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from contextlib import aclosing
 from typing import Any
@@ -22,6 +23,8 @@ from backend.request_limits import check_messages
 from backend.web.app_keys import CHAT, SETTINGS
 from backend.web.common import block_id_from, json_response, read_json
 from backend.web.ops import client_identity
+
+logger = logging.getLogger(__name__)
 
 STREAM_HEADERS = {
     "Content-Type": "text/event-stream",
@@ -45,10 +48,10 @@ def request_options(headers: Mapping[str, str], body_options: Mapping[str, Any] 
     return options
 
 
-def protocol_from(request: web.Request) -> int | None:
+def protocol_from(request: web.Request, headers: Mapping[str, str] | None = None) -> int | None:
     """The client's ai major from ``?protocol=`` (or the ``X-AI-Protocol`` header): ``5``, ``6``,
     ``7`` (``v6`` and ``ai@6`` are read the same). The core checks the value."""
-    text = request.query.get("protocol") or request.headers.get("X-AI-Protocol")
+    text = request.query.get("protocol") or (request.headers if headers is None else headers).get("X-AI-Protocol")
     if not text:
         return None
     digits = text.strip().lower().removeprefix("ai@").removeprefix("v")
@@ -61,20 +64,35 @@ def protocol_from(request: web.Request) -> int | None:
     return int(digits)
 
 
-def turn_request(block_id: str, body: ChatRequestBody, payload: dict[str, Any], request: web.Request) -> TurnRequest:
+def turn_request(
+    block_id: str,
+    body: ChatRequestBody,
+    payload: dict[str, Any],
+    request: web.Request,
+    headers: Mapping[str, str] | None = None,
+) -> TurnRequest:
+    """The core's request from a parsed body; ``headers`` are the request's own unless a front
+    door carries them elsewhere (a WebSocket ``send`` frame)."""
+    headers = request.headers if headers is None else headers
     declared = None
     if body.tools is not None:
         declared = tuple(ToolDefinition(tool.name, tool.description, dict(tool.inputSchema)) for tool in body.tools)
+    if body.config:
+        # A browser-chosen API key, base URL or model is never honoured (docs/api.md#third-party-uis);
+        # only the key names are logged, never their values.
+        logger.warning("ignored the request body's config %r: the preset decides", sorted(body.config)[:10])
     return TurnRequest(
         block_id=block_id,
         messages=payload["messages"],
         chat_id=body.id,
         url_preset=request.query.get("preset"),
-        options=request_options(request.headers, body.options),
+        options=request_options(headers, body.options),
+        call_settings=body.callSettings,
+        system=body.system,
         client_tools=declared,
         load_history=body.loadHistory,
         client_id=client_identity(request),
-        protocol=protocol_from(request),
+        protocol=protocol_from(request, headers),
     )
 
 

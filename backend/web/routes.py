@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backend.web import anthropic_api, chat, config, conversations, openai_api, static
+from backend.web import anthropic_api, chat, chat_socket, config, conversations, openai_api, static
 from backend.web.ops import add_ops_routes
 
 
 def add_routes(app: web.Application) -> None:
     add_ops_routes(app)
     app.router.add_post("/api/ai/chat/{block_id}", chat.post_chat)
+    # The same path upgraded to a WebSocket: ai@7's WebSocketChatTransport (docs/api.md#websocket).
+    app.router.add_get("/api/ai/chat/{block_id}", chat_socket.chat_socket)
     app.router.add_post("/api/ai/chat/{block_id}/stop", chat.stop_chat)
     app.router.add_get("/api/ai/chat/{block_id}/{chat_id}/stream", chat.resume_chat)
     app.router.add_get("/api/ai/presets", config.list_presets)

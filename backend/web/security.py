@@ -8,11 +8,15 @@ One middleware, outermost, checks in this order and answers with the usual JSON 
 2. **Cross-site requests**: a POST/PUT/PATCH/DELETE whose ``Origin`` is neither the server's own
    origin (the ``Host`` it was called with) nor listed in ``--cors-origin``, or that carries
    ``Sec-Fetch-Site: cross-site`` without such an origin, gets 403 ``cross_site_request``. CORS
-   preflights from a listed origin are answered (204); from any other origin, 403.
+   preflights from a listed origin are answered (204); from any other origin, 403. A WebSocket
+   upgrade counts as state-changing (it starts answers): browsers send ``Origin`` on every
+   handshake and no preflight protects it, so without this any page could drive the chat socket
+   with the user's cookie (cross-site WebSocket hijacking).
 3. **Authentication** (only with ``--auth-token``): every ``/api/`` and ``/v1/`` request needs
    ``Authorization: Bearer <token>`` (OpenAI clients), ``x-api-key: <token>`` (Anthropic clients)
    or the session cookie, compared in constant time; else 401 (on ``/v1/``, in that API's error
-   shape). The key is Chatwire's own: it is never sent upstream.
+   shape). A WebSocket handshake may carry it as the subprotocol ``chatwire.bearer.<token>``
+   (browsers cannot set headers on a handshake). The key is Chatwire's own: it is never sent upstream.
    ``GET /?token=<token>`` (any page outside ``/api/``) sets the cookie — HttpOnly,
    SameSite=Strict — and redirects to the same address without the token.
 4. **Content type**: a POST/PUT/PATCH to ``/api/`` or ``/v1/`` with a body that is not ``application/json``
@@ -50,6 +54,8 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")
 SESSION_COOKIE = "chatwire_session"
+# A browser's WebSocket cannot send headers: the token may come as this subprotocol (+ the token).
+BEARER_SUBPROTOCOL = "chatwire.bearer."
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, X-AI-Model, X-AI-Temperature, X-Api-Key, Anthropic-Version"
 EXPOSED_HEADERS = "ETag, X-Vercel-AI-UI-Message-Stream"
@@ -114,6 +120,12 @@ class SecurityPolicy:
         api_key = request.headers.get("x-api-key")
         if api_key is not None and hmac.compare_digest(api_key.strip().encode(), self.token.encode()):
             return True
+        for offered in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+            offered = offered.strip()
+            if offered.startswith(BEARER_SUBPROTOCOL) and hmac.compare_digest(
+                offered.removeprefix(BEARER_SUBPROTOCOL).encode(), self.token.encode()
+            ):
+                return True
         cookie = request.cookies.get(SESSION_COOKIE, "")
         return hmac.compare_digest(cookie.encode(), self.session_value.encode())
 
@@ -133,6 +145,10 @@ def _same_origin(origin: str, host_header: str, scheme: str) -> bool:
     if parsed.host is None or own.host is None:
         return False
     return (parsed.host.lower(), parsed.port) == (own.host.lower(), own.port) and parsed.path in ("", "/")
+
+
+def _websocket_upgrade(request: web.Request) -> bool:
+    return request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 def _cross_site(request: web.Request, policy: SecurityPolicy) -> bool:
@@ -200,7 +216,7 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         )
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         return _preflight(request, policy)
-    if request.method in STATE_CHANGING and _cross_site(request, policy):
+    if (request.method in STATE_CHANGING or _websocket_upgrade(request)) and _cross_site(request, policy):
         return _forbidden(
             "cross_site_request",
             "Cross-site request refused: the page's origin is not this server's and not in --cors-origin.",

@@ -10,6 +10,10 @@
 // tests/conformance/test_conformance.py asserts. Exit code 2 = bad arguments / harness bug.
 // `options.major` (5, 6, 7) picks the client: `ai5` and `ai6` are npm aliases of the latest
 // ai@5 and ai@6 (package.json), `ai` is ai@7. The server is told with `?protocol=<major>`.
+// `options.transport: 'websocket'` (ai@7 only) uses `WebSocketChatTransport` on the same chat
+// path instead, over the `ws` package (Node 20 has no global WebSocket), recording every frame.
+
+import { WebSocket as NodeWebSocket } from 'ws';
 
 const PACKAGES = { 5: 'ai5', 6: 'ai6', 7: 'ai' };
 const CLIENTS = {};
@@ -144,6 +148,55 @@ function recordingFetch(exchanges) {
   };
 }
 
+/**
+ * A WebSocket constructor for WebSocketChatTransport that records every frame both ways; each
+ * received frame gets an `exchange` per requestId (the shape the SSE recorder produces, so the
+ * same assertions apply: `chunks`, `done` = an `end` frame, plus `sequences` and `frames`).
+ */
+function recordingWebSocket(exchanges, sockets, origin) {
+  return class RecordingWebSocket extends NodeWebSocket {
+    constructor(url, protocols) {
+      super(url, protocols, origin ? { origin } : {});
+      sockets.push(this);
+      this.addEventListener('message', event => {
+        const frame = JSON.parse(String(event.data));
+        const exchange = exchanges.find(item => item.requestId === frame.requestId);
+        if (!exchange) return;
+        exchange.frames.push(frame.type);
+        if (frame.type === 'chunk') {
+          exchange.chunks.push(frame.chunk);
+          exchange.sequences.push(frame.sequence);
+        }
+        if (frame.type === 'end') exchange.done = true;
+        if (frame.type === 'error') exchange.errorText = frame.errorText;
+      });
+    }
+
+    send(data, ...rest) {
+      const frame = JSON.parse(String(data));
+      if (frame.type !== 'abort') {
+        exchanges.push({
+          method: frame.type === 'send' ? 'POST' : 'GET',
+          frameType: frame.type,
+          url: this.url,
+          requestId: frame.requestId,
+          requestBody: frame.type === 'send' ? { ...frame.body, id: frame.id, messages: frame.messages, trigger: frame.trigger } : frame,
+          status: 200,
+          contentType: 'websocket',
+          frames: [],
+          chunks: [],
+          sequences: [],
+          done: false,
+        });
+      } else {
+        const exchange = exchanges.find(item => item.requestId === frame.requestId);
+        if (exchange) exchange.aborted = true;
+      }
+      return super.send(data, ...rest);
+    }
+  };
+}
+
 function describeError(error) {
   if (error == null || typeof error !== 'object') return { name: typeof error, message: String(error) };
   const described = { name: error.name, message: error.message };
@@ -209,6 +262,27 @@ class Session {
     this.options = options;
     this.exchanges = [];
     this.chats = [];
+    this.sockets = [];
+  }
+
+  socketUrl(blockId = this.options.blockId) {
+    return this.api(blockId).replace(/^http/, 'ws');
+  }
+
+  transport() {
+    if (this.options.transport === 'websocket') {
+      return new ai.WebSocketChatTransport({
+        url: this.socketUrl(),
+        body: this.options.body,
+        protocols: ['chatwire'],
+        webSocket: recordingWebSocket(this.exchanges, this.sockets, this.options.origin),
+      });
+    }
+    return new ai.DefaultChatTransport({
+      api: this.api(),
+      body: this.options.body,
+      fetch: recordingFetch(this.exchanges),
+    });
   }
 
   api(blockId = this.options.blockId) {
@@ -222,16 +296,13 @@ class Session {
   /** A Chat as `useChat({id, transport, onError, onFinish, ...})` would create it. */
   chat({ id, messages = [], clientTools = false, approvals = false } = {}) {
     const record = { errors: [], finishes: [], toolCalls: [], toolOutputs: [] };
-    const transport = new ai.DefaultChatTransport({
-      api: this.api(),
-      body: this.options.body,
-      fetch: recordingFetch(this.exchanges),
-    });
+    const transport = this.transport();
     const Chat = chatClass();
     const chat = new Chat({
       id,
       messages,
       transport,
+      // (WebSocketChatTransport is ai@7's; DefaultChatTransport otherwise.)
       onError: error => record.errors.push(error),
       onFinish: ({ message, isAbort, isDisconnect, isError, finishReason }) =>
         record.finishes.push({ messageId: message.id, isAbort, isDisconnect, isError, finishReason }),
@@ -294,10 +365,12 @@ class Session {
     for (const chat of chats) {
       if (!chat.messagesValid) validationErrors.push({ ...chat.messagesValidationError, source: 'validateUIMessages' });
     }
-    const exchanges = this.exchanges.map(({ finished, body, ...exchange }) => ({
-      ...exchange,
-      ...(exchange.contentType?.startsWith('text/event-stream') ? parseSse(body) : { text: body }),
-    }));
+    const exchanges = this.exchanges.map(({ finished, body, ...exchange }) =>
+      exchange.contentType === 'websocket'
+        ? exchange
+        : { ...exchange, ...(exchange.contentType?.startsWith('text/event-stream') ? parseSse(body) : { text: body }) },
+    );
+    for (const socket of this.sockets) socket.close();
     return { ...chats[0], chats, exchanges, validationErrors, processErrors, ...result };
   }
 }
@@ -418,6 +491,56 @@ async function stopScenario(session) {
   return session.report({ stopped });
 }
 
+/**
+ * WebSocket: the user presses Stop while the answer streams (chat.stop(): the transport sends
+ * `abort`). The server stops the answer; a resume afterwards finds nothing streaming.
+ */
+async function socketAbortScenario(session) {
+  const chat = session.chat({ id: session.options.chatId });
+  const sending = chat.sendMessage({ text: session.options.text ?? 'hi' });
+  await chat.memory.waitFor(
+    () => chat.messages.some(message => message.role === 'assistant' && message.parts.some(part => part.type === 'text' && part.text)),
+    SETTLE_TIMEOUT_MS,
+    'the first text to stream',
+  );
+  await chat.stop();
+  await sending;
+  await session.settled(chat);
+  // The server reads a socket's frames in order and answers `abort` once the stop is saved, so
+  // this resume (the same socket) must find nothing streaming.
+  await chat.resumeStream();
+  await session.settled(chat);
+  return session.report();
+}
+
+/**
+ * WebSocket: chat A's connection drops mid-answer (its socket is terminated); chat B (a reloaded
+ * page with its own transport and connection, holding the user message) calls resumeStream() and
+ * must hold the whole answer, each part once. A resume after the end gets `no-active`.
+ */
+async function socketDropResumeScenario(session) {
+  const first = session.chat({ id: session.options.chatId });
+  const sending = first.sendMessage({ text: session.options.text ?? 'hi' }).catch(() => {});
+  await first.memory.waitFor(
+    () => first.messages.some(message => message.role === 'assistant' && message.parts.some(part => part.type === 'text' && part.text)),
+    SETTLE_TIMEOUT_MS,
+    'chat A to stream text',
+  );
+  const heldByFirst = structuredClone(first.messages.at(-1));
+  session.sockets[0].terminate(); // the network goes away, without a close handshake
+  for (const exchange of session.exchanges) exchange.dropped = !exchange.done;
+  await sending;
+  await session.settled(first, 'chat A to notice the drop');
+  const userMessage = first.messages.find(message => message.role === 'user');
+  const second = session.chat({ id: first.id, messages: [structuredClone(userMessage)] });
+  await second.resumeStream();
+  await session.settled(second, 'chat B (resumed) to settle');
+  const third = session.chat({ id: first.id, messages: structuredClone(second.messages) });
+  await third.resumeStream();
+  await session.settled(third, 'chat C (resume after the end) to settle');
+  return session.report({ heldByFirst });
+}
+
 /** The AI SDK's own approval signing (ai/internal, ai@7): verify ours, and sign for us to verify. */
 async function approvalSignatureScenario(session) {
   const internal = await import('ai/internal');
@@ -430,6 +553,8 @@ async function approvalSignatureScenario(session) {
 }
 
 const SCENARIOS = {
+  'socket-abort': socketAbortScenario,
+  'socket-drop-resume': socketDropResumeScenario,
   'approval-signature': approvalSignatureScenario,
   stop: stopScenario,
   approval: approvalScenario,

@@ -459,9 +459,15 @@ def assert_well_formed_streams(result: dict[str, Any]) -> None:
     for exchange in result["exchanges"]:
         if exchange["status"] != 200:
             continue
-        assert exchange["contentType"].startswith("text/event-stream"), exchange["url"]
-        assert exchange["streamHeader"] == "v1", exchange["url"]
-        assert exchange["done"], f"no [DONE] in {exchange['url']}"
+        if exchange["contentType"] == "websocket":  # WebSocketChatTransport (client.mjs)
+            if exchange.get("aborted") or exchange.get("dropped") or exchange["frames"] == ["no-active"]:
+                continue
+            assert exchange["frames"][0] == "start" and exchange["done"], exchange["frames"]
+            assert exchange["sequences"] == list(range(len(exchange["sequences"]))), exchange["sequences"]
+        else:
+            assert exchange["contentType"].startswith("text/event-stream"), exchange["url"]
+            assert exchange["streamHeader"] == "v1", exchange["url"]
+            assert exchange["done"], f"no [DONE] in {exchange['url']}"
         kinds = [chunk["type"] for chunk in exchange["chunks"]]
         assert kinds[0] == "start", kinds
         # A stop ends ai@5/6 streams with `abort` instead of `finish` (backend/aisdk/protocol.py).
