@@ -47,14 +47,15 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
             else:
                 stream.append(encoded)
 
-    # Save the new user message now, while the model call starts: a reload while the answer
+    # The new user message is saved before the model is called: a reload while the answer
     # streams must show it (the answer itself comes back through resume and is saved when it
-    # ends), but the first token need not wait for the disk. The final save waits for it.
+    # ends). The save runs in its own task so that a stop during it cannot cut it off.
     first_save = asyncio.ensure_future(start_version(store, turn))
     started = False
     try:
         emit(encoder.start(turn.message_id, turn.metadata))
         started = True
+        await asyncio.shield(first_save)
         async with turn.open_model() as model:
             async for event in turn.events(model, on_retry=recorder.retried):
                 recorder.observe(event)
