@@ -26,7 +26,7 @@ from backend.loop import RetryPolicy
 from backend.messages import ToolDefinition
 from backend.presets import Preset
 from backend.providers.base import ModelCall
-from backend.resolve import FieldOverrides, Layer, metadata_overrides, parse_overrides, resolve
+from backend.resolve import FieldOverrides, Layer, ResolvedPreset, metadata_overrides, parse_overrides, resolve
 from backend.settings import Secrets, Settings
 from backend.storage import ApprovalStore, Store
 from backend.tools.approval_signing import ApprovalSigner
@@ -35,6 +35,7 @@ from backend.tools.mcp_bridge import McpManager
 from backend.tools.runner import ServerToolRunner
 from backend.tools.selection import select_server_tools
 from backend.upstream_wait import UpstreamTimeouts
+from backend.users import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,21 @@ async def request_layers(
     layers.append(Layer("block", metadata_overrides(await store.load_block_meta(block_id), "block")))
     layers.append(Layer("global", metadata_overrides(await store.load_settings(), "global")))
     return layers
+
+
+def check_allowed(user: User, resolved: ResolvedPreset) -> None:
+    """A preset outside the user's allowlist is refused by name; the details say which layer chose
+    it (the provenance), so a stale block or settings value is easy to find."""
+    name = resolved.name
+    if user.allows(name):
+        return
+    layer = resolved.provenance.get("preset", "default")
+    raise RequestError(
+        f"Preset '{name}' (chosen by the {layer} layer) is not allowed for user '{user.name}'. "
+        f"Allowed presets: {', '.join(sorted(user.presets or ())) or 'none'}.",
+        code="preset_not_allowed",
+        details={"preset": name, "layer": layer, "resolvedFrom": dict(resolved.provenance)},
+    )
 
 
 def credentials_for(preset: Preset, secrets: Secrets) -> dict[str, str]:
@@ -123,9 +139,10 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 async def prepare_turn(services: TurnServices, request: TurnRequest, new_message_id: Callable[[], str]) -> Turn:
-    settings, store = services.settings, services.store
+    settings, store, user = services.settings, services.store.for_user(request.user.name), request.user
     layers = await request_layers(store, request.block_id, request.options, request.url_preset)
     resolved = resolve(layers, services.presets.presets)
+    check_allowed(user, resolved)
     preset = resolved.preset
     credentials = credentials_for(preset, settings.secrets)
     raw_messages = request.messages
@@ -186,7 +203,10 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         call=call,
         provider_config=provider_config(preset, credentials),
         fallbacks=prepare_fallbacks(
-            resolved, services.presets.presets, lambda fallback: credentials_for(fallback, settings.secrets)
+            resolved,
+            services.presets.presets,
+            lambda fallback: credentials_for(fallback, settings.secrets),
+            allowed=user.allows,
         ),
         timeouts=UpstreamTimeouts(preset.file.timeouts.idle_seconds, preset.file.timeouts.total_seconds),
         policy=retry_policy(settings),
@@ -197,4 +217,5 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         previous_usage=previous_usage,
         continued_index=len(messages) - 1,
         protocol=protocol_major(request, preset, settings),
+        user=user,
     )

@@ -2,7 +2,7 @@
 
 What lives in Redis, per block and per answer (``{p}`` is the key prefix):
 
-* ``{p}active:{block}`` — a hash naming the block's live answer (stream id, chat id, message id,
+* ``{p}active:{owner}:{block}`` — a hash naming the user's block's live answer (stream id, chat id, message id,
   start time). Creating it is the one-answer-per-block lock: a Lua script creates it only if it is
   absent, so a second POST on any worker gets ``StreamBusy`` (409). It expires ``lock_seconds``
   after the generating worker's last heartbeat, so a dead worker frees its blocks.
@@ -33,7 +33,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from backend.chat.streams import ActiveStream, Generation, StreamBusy
+from backend.chat.streams import ActiveStream, Generation, StreamBusy, stream_key
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class RemoteStream(ActiveStream):
     async def _owner_gone(self, chunks_key: str, last: str) -> bool:
         """No holder of this answer's lock any more, and no end after ``last``: its worker is gone."""
         assert self.client is not None and self.keys is not None
-        holder: Any = await self.client.hget(self.keys.active(self.block_id), "id")
+        holder: Any = await self.client.hget(self.keys.active(self.key), "id")
         if holder is not None and _text(holder) == self.stream_id:
             return False
         after = await self.client.xrange(chunks_key, min=f"({last}", count=1)
@@ -121,8 +121,9 @@ class RemoteStream(ActiveStream):
 class RedisKeys:
     prefix: str = "chatwire:"
 
-    def active(self, block_id: str) -> str:
-        return f"{self.prefix}active:{block_id}"
+    def active(self, key: str) -> str:
+        """The live answer of a stream key (``streams.stream_key``: owner and block)."""
+        return f"{self.prefix}active:{key}"
 
     def chunks(self, stream_id: str) -> str:
         return f"{self.prefix}chunks:{stream_id}"
@@ -155,7 +156,7 @@ class RedisStreams:
         self._lock_ms = max(1000, int(lock_seconds * 1000))
         self._finished_ms = max(1000, int(finished_seconds * 1000))
         self._keys = keys
-        self._local: dict[str, _Local] = {}  # block id -> the answer this worker generates
+        self._local: dict[str, _Local] = {}  # stream key -> the answer this worker generates
         self._acquire = client.register_script(_ACQUIRE)
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._if_holder = client.register_script(_IF_HOLDER)
@@ -186,14 +187,15 @@ class RedisStreams:
 
     # ---- LiveStreams ---------------------------------------------------------------------
 
-    async def get(self, block_id: str) -> ActiveStream | None:
-        fields: Any = await self._client.hgetall(self._keys.active(block_id))
+    async def get(self, owner: str, block_id: str) -> ActiveStream | None:
+        key = stream_key(owner, block_id)
+        fields: Any = await self._client.hgetall(self._keys.active(key))
         if not fields:
             return None
-        local = self._local.get(block_id)
+        local = self._local.get(key)
         if local is not None and local.stream_id == _text(fields[b"id"]):
             return local.stream  # generated here: follow it in memory
-        return self._remote(block_id, fields)
+        return self._remote(owner, block_id, fields)
 
     def active(self) -> list[ActiveStream]:
         """The answers this worker generates (the stream limit and metrics are per process)."""
@@ -202,7 +204,7 @@ class RedisStreams:
     async def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
         stream_id = f"{stream.message_id}.{secrets.token_urlsafe(6)}"
         holder = await self._acquire(
-            keys=[self._keys.active(stream.block_id)],
+            keys=[self._keys.active(stream.key)],
             args=[
                 self._lock_ms,
                 *("id", stream_id, "chat", stream.chat_id, "message", stream.message_id),
@@ -210,22 +212,24 @@ class RedisStreams:
             ],
         )
         if holder:
-            raise StreamBusy(self._remote(stream.block_id, dict(zip(holder[::2], holder[1::2], strict=True))))
+            fields = dict(zip(holder[::2], holder[1::2], strict=True))
+            raise StreamBusy(self._remote(stream.owner, stream.block_id, fields))
         local = _Local(stream, stream_id)
-        self._local[stream.block_id] = local
+        self._local[stream.key] = local
         stream.task = asyncio.create_task(self._run(local, run), name=f"chat:{stream.block_id}")
         local.tasks.append(asyncio.create_task(self._keep_alive(local), name=f"chat-heartbeat:{stream.block_id}"))
         return stream
 
-    async def stop(self, block_id: str) -> ActiveStream | None:
-        local = self._local.get(block_id)
+    async def stop(self, owner: str, block_id: str) -> ActiveStream | None:
+        key = stream_key(owner, block_id)
+        local = self._local.get(key)
         if local is not None and local.stream.task is not None:
             return await self._stop_local(local)
-        fields = await self._client.hgetall(self._keys.active(block_id))
+        fields = await self._client.hgetall(self._keys.active(key))
         if not fields:
             return None
-        remote = self._remote(block_id, fields)
-        marked = await self._if_holder(keys=[self._keys.active(block_id)], args=[remote.stream_id, "stop"])
+        remote = self._remote(owner, block_id, fields)
+        marked = await self._if_holder(keys=[self._keys.active(key)], args=[remote.stream_id, "stop"])
         if not marked:
             return None  # it ended meanwhile
         await self._client.publish(self._keys.stop_channel, remote.stream_id)
@@ -260,13 +264,13 @@ class RedisStreams:
             finally:
                 for task in local.tasks:
                     task.cancel()
-                if self._local.get(stream.block_id) is local:
-                    del self._local[stream.block_id]
+                if self._local.get(stream.key) is local:
+                    del self._local[stream.key]
 
     async def _publish(self, local: _Local) -> None:
         """Copy the stream's chunks to Redis as they come (one pipeline per batch), then its end, then unlock."""
         stream, chunks_key = local.stream, self._keys.chunks(local.stream_id)
-        active_key = self._keys.active(stream.block_id)
+        active_key = self._keys.active(stream.key)
         published, finished = 0, False
         try:
             while True:
@@ -296,7 +300,7 @@ class RedisStreams:
     async def _keep_alive(self, local: _Local) -> None:
         """Renew the lock (and the chunks' expiry) while the answer runs; honour a stop marked in Redis."""
         stream = local.stream
-        keys = [self._keys.active(stream.block_id), self._keys.chunks(local.stream_id)]
+        keys = [self._keys.active(stream.key), self._keys.chunks(local.stream_id)]
         while True:
             await asyncio.sleep(self._lock_ms / 3000)
             try:
@@ -333,12 +337,13 @@ class RedisStreams:
             finally:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    def _remote(self, block_id: str, fields: dict[Any, Any]) -> RemoteStream:
+    def _remote(self, owner: str, block_id: str, fields: dict[Any, Any]) -> RemoteStream:
         def text(name: bytes) -> str:
             return _text(fields.get(name, b""))
 
         return RemoteStream(
             block_id=block_id,
+            owner=owner,
             chat_id=text(b"chat"),
             message_id=text(b"message"),
             started_at=float(text(b"started") or time.time()),

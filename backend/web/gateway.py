@@ -19,7 +19,7 @@ from backend.chat.turn import TurnRequest
 from backend.errors import ErrorCategory, RequestError
 from backend.events import ChatError, ChatEvent
 from backend.gateway.common import GatewayRequest
-from backend.web.common import STATUS_BY_CODE, json_response
+from backend.web.common import STATUS_BY_CODE, current_user, json_response
 from backend.web.ops import client_identity
 
 BLOCK_HEADER = "X-Chatwire-Block"
@@ -84,6 +84,7 @@ def turn_request(parsed: GatewayRequest, request: web.Request, front_door: str) 
         tool_choice=parsed.tool_choice,
         parallel_tool_calls=parsed.parallel_tool_calls,
         client_id=client_identity(request),
+        user=current_user(request),
         front_door=front_door,
         resettable=False,  # neither API can take back streamed deltas
     )

@@ -20,7 +20,7 @@ from backend.gateway.errors import openai_provider_error, openai_request_error
 from backend.gateway.openai_encode import ChatCompletionEncoder
 from backend.gateway.openai_request import parse_chat_completion
 from backend.web.app_keys import CHAT
-from backend.web.common import json_response, read_json
+from backend.web.common import current_user, json_response, read_json
 from backend.web.gateway import (
     STREAM_HEADERS,
     error_response,
@@ -52,7 +52,9 @@ def provider_failure(error: ChatError | ProviderError) -> web.Response:
 async def list_models(request: web.Request) -> web.Response:
     """The ready presets (their provider's key is set), as OpenAI's model list; with an
     ``anthropic-version`` header (the Anthropic SDK sends one), as Anthropic's."""
-    presets = [preset for preset in request.app[CHAT].presets_overview() if preset["apiKeyPresent"]]
+    presets = [
+        preset for preset in request.app[CHAT].presets_overview(current_user(request)) if preset["apiKeyPresent"]
+    ]
     if "anthropic-version" in request.headers:
         data = [
             {
