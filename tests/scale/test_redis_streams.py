@@ -42,7 +42,7 @@ async def test_follow_from_a_position_on_another_worker(pair: tuple[RedisStreams
         stream.append(b'{"n":3}')
 
     started = await a.start(ActiveStream("blk", "chat", "msg-1"), generation)
-    remote = await b.get("blk")
+    remote = await b.get("default", "blk")
     assert remote is not None and remote is not started and remote.message_id == "msg-1"
     with pytest.raises(StreamBusy) as busy:
         await b.start(ActiveStream("blk", "chat", "msg-2"), generation)
@@ -53,7 +53,7 @@ async def test_follow_from_a_position_on_another_worker(pair: tuple[RedisStreams
     assert chunks == [b'{"n":2}', b'{"n":3}']  # from position 2, then live, then the end
     assert started.task is not None
     await started.task
-    assert await b.get("blk") is None  # ended: unlocked
+    assert await b.get("default", "blk") is None  # ended: unlocked
     assert await a.start(ActiveStream("blk", "chat", "msg-3"), generation) is not None
     go_on.set()
 
@@ -65,11 +65,11 @@ async def test_a_dead_workers_stream_ends_clearly_and_its_block_frees(
     # What a worker killed mid-answer leaves behind: its lock (lapsing without heartbeats) and its
     # chunks so far, without an end.
     keys, client = RedisKeys(), Redis.from_url(redis_url)
-    await client.hset(keys.active("dead"), mapping={"id": "s1", "chat": "c", "message": "msg-9", "started": "1"})
-    await client.pexpire(keys.active("dead"), 500)
+    await client.hset(keys.active("default:dead"), mapping={"id": "s1", "chat": "c", "message": "msg-9", "started": "1"})
+    await client.pexpire(keys.active("default:dead"), 500)
     await client.xadd(keys.chunks("s1"), {"c": b'{"type":"start"}'}, id="0-1")
     await client.aclose()
-    remote = await b.get("dead")
+    remote = await b.get("default", "dead")
     assert remote is not None
     chunks = [orjson.loads(chunk) for chunk in await collect(remote) if chunk is not None]
     assert chunks == [
