@@ -171,12 +171,13 @@ class UserDirectory:
         self._fingerprint = self._scan()
         self._load()
 
-    def _scan(self) -> tuple[int, int] | None:
+    def _scan(self) -> str | None:
+        # The content's hash, not the modification time: a rotated token has the same size, and two
+        # writes within the file system's time granularity would look unchanged. The file is small.
         try:
-            status = self.path.stat()
+            return hashlib.sha256(self.path.read_bytes()).hexdigest()
         except FileNotFoundError:
             return None
-        return (status.st_mtime_ns, status.st_size)
 
     def _load(self) -> None:
         entries = read_users(self.path)

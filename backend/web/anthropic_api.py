@@ -26,6 +26,7 @@ from backend.web.gateway import (
     failed_first,
     first_event,
     provider_status,
+    request_retry_headers,
     request_status,
     retry_headers,
     turn_request,
@@ -33,7 +34,8 @@ from backend.web.gateway import (
 
 
 def request_failure(error: RequestError) -> web.Response:
-    return error_response(anthropic_request_error(error.public_message, error.code), request_status(error))
+    body = anthropic_request_error(error.public_message, error.code)
+    return error_response(body, request_status(error), request_retry_headers(error))
 
 
 def provider_failure(error: ChatError | ProviderError) -> web.Response:

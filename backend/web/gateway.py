@@ -62,6 +62,12 @@ def retry_headers(retry_after_seconds: float | None) -> dict[str, str]:
     return {"retry-after": str(max(int(retry_after_seconds + 0.999), 0))}
 
 
+def request_retry_headers(error: RequestError) -> dict[str, str]:
+    """``retry-after`` for a refusal that says when to retry (a rate limit, a draining server)."""
+    retry_after = error.details.get("retryAfterSeconds")
+    return retry_headers(float(retry_after)) if isinstance(retry_after, int | float) else {}
+
+
 def error_response(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> web.Response:
     return json_response(body, status=status, headers=headers)
 

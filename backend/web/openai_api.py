@@ -27,6 +27,7 @@ from backend.web.gateway import (
     failed_first,
     first_event,
     provider_status,
+    request_retry_headers,
     request_status,
     retry_headers,
     turn_request,
@@ -37,7 +38,7 @@ DONE_LINE = b"data: [DONE]\n\n"
 
 def request_failure(error: RequestError) -> web.Response:
     body = openai_request_error(error.public_message, error.code, error.details.get("field"))
-    return error_response(body, request_status(error))
+    return error_response(body, request_status(error), request_retry_headers(error))
 
 
 def provider_failure(error: ChatError | ProviderError) -> web.Response:
