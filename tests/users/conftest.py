@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from backend.app import create_app
-from tests.engines import PostgresServer, RedisServer
 from backend.users import hash_token
 from tests.conftest import make_settings, write_fixture_presets, write_preset
+from tests.engines import PostgresServer, RedisServer
 from tests.upstream import FakeUpstream
 
 TOKENS = {

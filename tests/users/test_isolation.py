@@ -100,7 +100,7 @@ async def test_live_streams_are_the_users(shared: Shared, upstream: FakeUpstream
     resumed = await shared.call("alice", "GET", "/api/ai/chat/b1/chat-1/stream")
     assert resumed.status == 200
     status, stopped = await json_of(shared, "alice", "POST", "/api/ai/chat/b1/stop")
-    assert stopped["stopped"] is True
+    assert status == 200 and stopped["stopped"] is True
     chunks, _, done = parse_sse(await alice)
     assert done and chunks[-1] == {"type": "finish", "finishReason": "interrupted"}
     await resumed.text()
