@@ -65,7 +65,8 @@ async def test_a_dead_workers_stream_ends_clearly_and_its_block_frees(
     # What a worker killed mid-answer leaves behind: its lock (lapsing without heartbeats) and its
     # chunks so far, without an end.
     keys, client = RedisKeys(), Redis.from_url(redis_url)
-    await client.hset(keys.active("default:dead"), mapping={"id": "s1", "chat": "c", "message": "msg-9", "started": "1"})
+    fields = {"id": "s1", "chat": "c", "message": "msg-9", "started": "1"}
+    await client.hset(keys.active("default:dead"), mapping=fields)
     await client.pexpire(keys.active("default:dead"), 500)
     await client.xadd(keys.chunks("s1"), {"c": b'{"type":"start"}'}, id="0-1")
     await client.aclose()

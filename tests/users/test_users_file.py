@@ -149,7 +149,8 @@ async def test_postgres_data_from_before_users_belongs_to_the_implicit_user(post
         await connection.execute(POSTGRES_MIGRATIONS[0])
         await connection.execute("INSERT INTO chatwire_schema (version) VALUES (1)")
         await connection.execute(
-            "INSERT INTO conversations (block_id, messages, version, created_at, updated_at) VALUES ('b1', '[]', 3, 1, 1)"
+            "INSERT INTO conversations (block_id, messages, version, created_at, updated_at) "
+            "VALUES ('b1', '[]', 3, 1, 1)"
         )
         await connection.execute("INSERT INTO settings (id, data, updated_at) VALUES (1, '{\"a\": 1}', 1)")
     finally:
