@@ -18,6 +18,7 @@ from backend.chat.rate_limits import LimitSettings, RateLimits
 from backend.chat.redis_streams import RedisStreams
 from backend.chat.service import ChatService
 from backend.chat.streams import InMemoryStreams, LiveStreams
+from backend.errors import ConfigError
 from backend.observability.logs import AnswerLog
 from backend.observability.metrics import Metrics
 from backend.settings import Settings
@@ -25,7 +26,8 @@ from backend.storage import SqliteStore, Store
 from backend.storage.postgres import PostgresStore
 from backend.tools.builtins import default_registry
 from backend.tools.mcp_bridge import McpManager
-from backend.web.app_keys import CHAT, MCP, METRICS, PRESETS, SETTINGS, STORE, STREAMS, TOOLS
+from backend.users import UserDirectory, UsersFileError
+from backend.web.app_keys import CHAT, MCP, METRICS, PRESETS, SETTINGS, STORE, STREAMS, TOOLS, USERS
 from backend.web.common import error_middleware
 from backend.web.ops import observability_middleware, on_prepare
 from backend.web.routes import add_routes
@@ -92,14 +94,16 @@ async def _mcp_context(app: web.Application) -> AsyncIterator[None]:
 
 async def _preset_reload_context(app: web.Application) -> AsyncIterator[None]:
     """Reload presets when a file changes (polled) or on SIGHUP; in-flight streams keep theirs."""
-    catalog, mcp = app[PRESETS], app[MCP]
+    catalog, mcp, users = app[PRESETS], app[MCP], app.get(USERS)
     # Issue 11: the poll survives OSError and stops MCP servers of replaced presets (backend/chat/preset_reload.py).
-    task = asyncio.create_task(poll_presets(catalog, mcp, app[SETTINGS].preset_poll_seconds), name="preset-reload")
+    # Issue 19: the users file is reloaded by the same poll (rotate or revoke a token without a restart).
+    poll = poll_presets(catalog, mcp, app[SETTINGS].preset_poll_seconds, users)
+    task = asyncio.create_task(poll, name="preset-reload")
     loop = asyncio.get_running_loop()
     forced: set[asyncio.Task[None]] = set()
 
     def on_hup() -> None:
-        reload = asyncio.create_task(reload_once(catalog, mcp, force=True), name="preset-reload-hup")
+        reload = asyncio.create_task(reload_once(catalog, mcp, force=True, users=users), name="preset-reload-hup")
         forced.add(reload)
         reload.add_done_callback(forced.discard)
 
@@ -125,8 +129,14 @@ def create_app(settings: Settings) -> web.Application:
     )
     app.on_response_prepare.append(on_prepare)
     app[SETTINGS] = settings
-    app[METRICS] = Metrics()
-    install_security(app, settings)
+    app[METRICS] = Metrics(per_user=settings.metrics_per_user)
+    users = None
+    if settings.users_file is not None:
+        try:
+            users = app[USERS] = UserDirectory(settings.users_file)
+        except UsersFileError as error:
+            raise ConfigError(str(error)) from None
+    install_security(app, settings, users)
     app[TOOLS] = default_registry()
     app[PRESETS] = PresetCatalog(settings.presets_dir, app[TOOLS].names())
     app.cleanup_ctx.append(_mcp_context)

@@ -53,6 +53,9 @@ ENVIRONMENT = {
     "stream_lock_seconds": "CHATWIRE_STREAM_LOCK_SECONDS",
     "finished_stream_seconds": "CHATWIRE_FINISHED_STREAM_SECONDS",
     "workers": "CHATWIRE_WORKERS",
+    # Issue 19 (docs/security.md): users on a shared server, and per-user metrics (label cardinality).
+    "users_file": "CHATWIRE_USERS_FILE",
+    "metrics_per_user": "CHATWIRE_METRICS_PER_USER",
 }
 
 # A shorter token is refused: it would be guessable over a LAN.
@@ -132,6 +135,10 @@ class Settings:
     # a worker gets the read end of a pipe from it (EOF: the supervisor is gone, drain and exit).
     workers: int = 1
     supervisor_pipe: int | None = None
+    # Issue 19 (docs/security.md): the users file (each token is a user who owns their chats; it
+    # replaces --auth-token) and per-user token totals on /metrics (one label value per user).
+    users_file: Path | None = None
+    metrics_per_user: bool = False
 
     @property
     def database_path(self) -> Path:
@@ -227,7 +234,13 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
     if args.approval_secret is not None and len(args.approval_secret) < MIN_AUTH_TOKEN_LENGTH:
         raise ConfigError(f"--approval-secret must be at least {MIN_AUTH_TOKEN_LENGTH} characters long")
     auth_token = read_auth_token(args.auth_token, args.auth_token_file)
-    if not is_loopback_host(args.host) and auth_token is None and not args.insecure_no_auth:
+    users_file = Path(args.users_file) if args.users_file else None
+    if users_file is not None and auth_token is not None:
+        raise ConfigError(
+            "--users-file and --auth-token are exclusive: with a users file every token is a user's "
+            "(add yourself with 'chatwire users add NAME --role admin')"
+        )
+    if not is_loopback_host(args.host) and auth_token is None and users_file is None and not args.insecure_no_auth:
         raise ConfigError(
             f"refusing to listen on {args.host} without --auth-token: anyone who can reach this address could "
             "spend your API credit and read every conversation. Set --auth-token (or CHATWIRE_AUTH_TOKEN), or "
@@ -266,6 +279,8 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         finished_stream_seconds=args.finished_stream_seconds,
         workers=args.workers,
         supervisor_pipe=args.supervisor_pipe,
+        users_file=users_file,
+        metrics_per_user=args.metrics_per_user,
     )
 
 
@@ -345,6 +360,17 @@ def _add_security_arguments(parser: argparse.ArgumentParser, env: Mapping[str, s
         action="store_true",
         default=_truthy(env.get(ENVIRONMENT["insecure_no_auth"], "")),
         help="allow a non-loopback --host without an auth token (logs a warning)",
+    )
+    parser.add_argument(
+        "--users-file",
+        default=env.get(ENVIRONMENT["users_file"]),
+        help="TOML users file (chatwire users add NAME): each token is a user who sees only their own chats",
+    )
+    parser.add_argument(
+        "--metrics-per-user",
+        action="store_true",
+        default=_truthy(env.get(ENVIRONMENT["metrics_per_user"], "")),
+        help="expose per-user token totals on /metrics (one label value per user)",
     )
 
 

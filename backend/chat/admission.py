@@ -29,7 +29,7 @@ class Admitted:
     """One admitted answer: its recorder and what it was charged."""
 
     recorder: AnswerRecorder
-    charge: TokenCharge | None
+    charges: tuple[TokenCharge, ...]
 
 
 class Admission:
@@ -49,14 +49,16 @@ class Admission:
             )
         self.limits.check_streams(active_answers)
 
-    async def charge(self, turn: Turn, client_id: str | None) -> TokenCharge | None:
-        """Charge the turn to the client and its preset (``RequestError`` when over a limit)."""
+    async def charge(self, turn: Turn, client_id: str | None) -> tuple[TokenCharge, ...]:
+        """Charge the turn to the client, its preset and its user (``RequestError`` when over a limit)."""
         preset = turn.resolved.preset
-        await self.limits.check_request(client_id, preset)
-        return await self.limits.charge_tokens(preset, estimate_tokens(turn.call.system, turn.call.messages))
+        await self.limits.check_request(client_id, preset, turn.user)
+        estimate = estimate_tokens(turn.call.system, turn.call.messages)
+        return await self.limits.charge_tokens(preset, turn.user, estimate)
 
-    def admitted(self, turn: Turn, charge: TokenCharge | None) -> Admitted:
-        return Admitted(AnswerRecorder(turn.front_door, turn.block_id, turn.metadata), charge)
+    def admitted(self, turn: Turn, charges: tuple[TokenCharge, ...]) -> Admitted:
+        recorder = AnswerRecorder(turn.front_door, turn.block_id, turn.metadata, turn.user.name)
+        return Admitted(recorder, charges)
 
     async def finished(self, admitted: Admitted) -> None:
         report = admitted.recorder.report()
@@ -66,11 +68,9 @@ class Admission:
             except Exception:
                 logger.exception("an answer observer failed")
         try:
-            if admitted.charge is not None:
-                usage = report.usage
-                await self.limits.correct_tokens(
-                    admitted.charge, (usage.input_tokens or 0) + (usage.output_tokens or 0)
-                )
+            usage = report.usage
+            for charge in admitted.charges:
+                await self.limits.correct_tokens(charge, (usage.input_tokens or 0) + (usage.output_tokens or 0))
             if report.tool_outcomes:
                 pending = await self._store.count_pending_approvals()
                 for observer in self._observers:

@@ -10,6 +10,7 @@ from typing import Any
 from backend.chat.prepare import TurnServices, request_layers
 from backend.errors import RequestError
 from backend.resolve import metadata_overrides, resolve
+from backend.users import User
 
 
 def _modified_at(path: Path) -> int:
@@ -24,9 +25,12 @@ class ConfigViews:
     def __init__(self, services: TurnServices) -> None:
         self._services = services
 
-    async def preview(self, block_id: str, url_preset: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
-        """The effective configuration of the block's next answer, and where each field came from."""
-        layers = await request_layers(self._services.store, block_id, options, url_preset)
+    async def preview(
+        self, user: User, block_id: str, url_preset: str | None, options: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The effective configuration of the user's block's next answer, where each field came
+        from, and whether the user may use its preset."""
+        layers = await request_layers(self._services.store.for_user(user.name), block_id, options, url_preset)
         resolved = resolve(layers, self._services.presets.presets)
         return {
             **resolved.describe(),
@@ -34,6 +38,7 @@ class ConfigViews:
             "temperature": resolved.temperature,
             "topP": resolved.top_p,
             "systemPromptSet": resolved.system is not None,
+            "allowed": user.allows(resolved.name),
             "thinking": {
                 "enabled": resolved.thinking.enabled,
                 "budgetTokens": resolved.thinking.budget_tokens,
@@ -41,7 +46,8 @@ class ConfigViews:
             },
         }
 
-    def presets_overview(self) -> list[dict[str, Any]]:
+    def presets_overview(self, user: User) -> list[dict[str, Any]]:
+        """The presets ``user`` may use (their allowlist, if they have one)."""
         secrets_ = self._services.settings.secrets
         return [
             {
@@ -59,6 +65,7 @@ class ConfigViews:
                 "modifiedAt": _modified_at(preset.path),
             }
             for preset in sorted(self._services.presets.presets.values(), key=lambda p: p.name)
+            if user.allows(preset.name)
         ]
 
     def check_ai_settings(self, payload: Mapping[str, Any]) -> None:

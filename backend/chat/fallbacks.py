@@ -63,16 +63,21 @@ def _adapter(resolved: ResolvedPreset) -> Callable[[ModelCall], ModelCall]:
 
 
 def prepare_fallbacks(
-    resolved: ResolvedPreset, presets: Mapping[str, Preset], credentials_for: CredentialsFor, models: ModelPool
+    resolved: ResolvedPreset,
+    presets: Mapping[str, Preset],
+    credentials_for: CredentialsFor,
+    models: ModelPool,
+    allowed: Callable[[str], bool] = lambda name: True,
 ) -> Fallbacks:
     """The turn's fallback chain. A fallback whose credentials are missing is left out (logged):
-    it must not stop the preset it backs up from answering."""
+    it must not stop the preset it backs up from answering. So is one outside the user's
+    allowlist (``allowed``): a fallback must not hand a user a preset they may not choose."""
     chain: list[Fallback] = []
     seen = {resolved.name}
     names = list(resolved.preset.file.fallbacks)
     while names:
         name = names.pop(0)
-        if name in seen or name not in presets:
+        if name in seen or name not in presets or not allowed(name):
             continue  # a cycle through another preset's fallbacks, or a preset removed by a reload
         seen.add(name)
         preset = presets[name]

@@ -27,7 +27,15 @@ from backend.loop import RetryPolicy
 from backend.messages import ToolDefinition
 from backend.presets import Preset
 from backend.providers.base import ModelCall
-from backend.resolve import FieldOverrides, Layer, metadata_overrides, parse_call_settings, parse_overrides, resolve
+from backend.resolve import (
+    FieldOverrides,
+    Layer,
+    ResolvedPreset,
+    metadata_overrides,
+    parse_call_settings,
+    parse_overrides,
+    resolve,
+)
 from backend.settings import Secrets, Settings
 from backend.storage import ApprovalStore, Store
 from backend.tools.approval_signing import ApprovalSigner
@@ -36,6 +44,7 @@ from backend.tools.mcp_bridge import McpManager
 from backend.tools.runner import ServerToolRunner
 from backend.tools.selection import select_server_tools
 from backend.upstream_wait import UpstreamTimeouts
+from backend.users import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,21 @@ async def request_layers(
     layers.append(Layer("block", metadata_overrides(await store.load_block_meta(block_id), "block")))
     layers.append(Layer("global", metadata_overrides(await store.load_settings(), "global")))
     return layers
+
+
+def check_allowed(user: User, resolved: ResolvedPreset) -> None:
+    """A preset outside the user's allowlist is refused by name; the details say which layer chose
+    it (the provenance), so a stale block or settings value is easy to find."""
+    name = resolved.name
+    if user.allows(name):
+        return
+    layer = resolved.provenance.get("preset", "default")
+    raise RequestError(
+        f"Preset '{name}' (chosen by the {layer} layer) is not allowed for user '{user.name}'. "
+        f"Allowed presets: {', '.join(sorted(user.presets or ())) or 'none'}.",
+        code="preset_not_allowed",
+        details={"preset": name, "layer": layer, "resolvedFrom": dict(resolved.provenance)},
+    )
 
 
 def credentials_for(preset: Preset, secrets: Secrets) -> dict[str, str]:
@@ -138,11 +162,12 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 async def prepare_turn(services: TurnServices, request: TurnRequest, new_message_id: Callable[[], str]) -> Turn:
-    settings, store = services.settings, services.store
+    settings, store, user = services.settings, services.store.for_user(request.user.name), request.user
     layers = await request_layers(
         store, request.block_id, request.options, request.url_preset, request.call_settings, request.system
     )
     resolved = resolve(layers, services.presets.presets)
+    check_allowed(user, resolved)
     preset = resolved.preset
     credentials = credentials_for(preset, settings.secrets)
     raw_messages = request.messages
@@ -207,6 +232,7 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
             services.presets.presets,
             lambda fallback: credentials_for(fallback, settings.secrets),
             services.models,
+            allowed=user.allows,
         ),
         models=services.models,
         timeouts=UpstreamTimeouts(preset.file.timeouts.idle_seconds, preset.file.timeouts.total_seconds),
@@ -218,4 +244,5 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         previous_usage=previous_usage,
         continued_index=len(messages) - 1,
         protocol=protocol_major(request, preset, settings),
+        user=user,
     )

@@ -1,5 +1,6 @@
 """The preset-reload task: poll the presets directory, reload on change, and stop MCP servers that
-no preset uses any more (issue 11).
+no preset uses any more (issue 11). The users file (issue 19) is polled by the same task, so a
+token added, rotated or removed takes effect within one poll, without a restart.
 
 The task must outlive a transient failure: an ``OSError`` (a file vanishing mid-scan, a directory
 briefly unreadable) is logged and the next poll tries again, so new presets are never silently
@@ -13,6 +14,7 @@ import logging
 
 from backend.catalog import PresetCatalog
 from backend.tools.mcp_bridge import McpManager
+from backend.users import UserDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +24,12 @@ async def stop_unused_mcp_servers(catalog: PresetCatalog, mcp: McpManager) -> No
     await mcp.retain(tables)
 
 
-async def reload_once(catalog: PresetCatalog, mcp: McpManager, *, force: bool = False) -> None:
+async def reload_once(
+    catalog: PresetCatalog, mcp: McpManager, *, force: bool = False, users: UserDirectory | None = None
+) -> None:
     """One check (or a forced reload, as SIGHUP asks); never raises ``OSError``."""
+    if users is not None:
+        users.reload_if_changed()  # logs and keeps the previous users on a bad edit; never raises
     try:
         changed = catalog.reload() if force else catalog.reload_if_changed()
     except OSError as error:
@@ -33,8 +39,10 @@ async def reload_once(catalog: PresetCatalog, mcp: McpManager, *, force: bool = 
         await stop_unused_mcp_servers(catalog, mcp)
 
 
-async def poll_presets(catalog: PresetCatalog, mcp: McpManager, interval_seconds: float) -> None:
+async def poll_presets(
+    catalog: PresetCatalog, mcp: McpManager, interval_seconds: float, users: UserDirectory | None = None
+) -> None:
     """Run forever (until cancelled), checking every ``interval_seconds``."""
     while True:
         await asyncio.sleep(interval_seconds)
-        await reload_once(catalog, mcp)
+        await reload_once(catalog, mcp, users=users)

@@ -1,12 +1,14 @@
-"""Limits before an answer starts: streams per process, requests per client, a preset's budgets.
+"""Limits before an answer starts: streams per process, requests per client, a preset's and a
+user's budgets (the user's from the users file, issue 19).
 
 Counting uses the well-kept ``limits`` library (fixed windows of one minute) on a storage chosen
 by URI: ``memory://`` in one process; a shared one (``redis://…``) across workers. Over a limit
 the core raises ``RequestError`` with a ``retryAfterSeconds`` detail, which a front door turns
 into 429 (rate) or 503 (capacity) with ``Retry-After``.
 
-A preset's token budget is charged an estimate before the call (its input's characters / 4)
-and corrected with the real count when the answer finishes.
+A token budget (the preset's, the user's) is charged an estimate before the call (its input's
+characters / 4) and corrected with the real count when the answer finishes. Every budget is tested
+before any is charged, so a refused request uses up none of them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -22,6 +25,7 @@ from limits.storage import storage_from_string
 from backend.errors import RequestError
 from backend.messages import AssistantMessage, Message, SystemMessage, TextContent, ToolMessage, UserMessage
 from backend.presets import Preset
+from backend.users import User
 
 CHARACTERS_PER_TOKEN = 4
 
@@ -38,11 +42,19 @@ class LimitSettings:
 
 @dataclass(frozen=True, slots=True)
 class TokenCharge:
-    """What a turn was charged against its preset's token budget, to correct at the finish."""
+    """What a turn was charged against one token budget, to correct at the finish."""
 
-    preset: str
+    scope: tuple[str, str]  # ("tokens", preset name) or ("user-tokens", user name)
     per_minute: int
     estimate: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Charge:
+    item: RateLimitItem
+    key: tuple[str, str]
+    cost: int
+    what: str
 
 
 def estimate_tokens(system: str | None, messages: tuple[Message, ...]) -> int:
@@ -73,36 +85,51 @@ class RateLimits:
                 details={"limit": "max_streams", "retryAfterSeconds": 1},
             )
 
-    async def check_request(self, client_id: str | None, preset: Preset) -> None:
-        """Charge one request to the client and to the preset (``RequestError`` when over)."""
+    async def check_request(self, client_id: str | None, preset: Preset, user: User) -> None:
+        """Charge one request to the client, the preset and the user (``RequestError`` when over)."""
+        charges: list[_Charge] = []
         if client_id is not None and self.settings.client_requests_per_minute:
             item = RateLimitItemPerMinute(self.settings.client_requests_per_minute)
-            await self._charge(item, ("client", client_id), 1, "client requests per minute")
+            charges.append(_Charge(item, ("client", client_id), 1, "client requests per minute"))
         if preset.file.requests_per_minute:
             item = RateLimitItemPerMinute(preset.file.requests_per_minute)
-            await self._charge(item, ("preset", preset.name), 1, f"requests per minute of preset '{preset.name}'")
+            charges.append(_Charge(item, ("preset", preset.name), 1, f"requests per minute of preset '{preset.name}'"))
+        if user.requests_per_minute:
+            item = RateLimitItemPerMinute(user.requests_per_minute)
+            charges.append(_Charge(item, ("user", user.name), 1, f"requests per minute of user '{user.name}'"))
+        await self._charge(charges)
 
-    async def charge_tokens(self, preset: Preset, estimate: int) -> TokenCharge | None:
-        budget = preset.file.tokens_per_minute
-        if not budget:
-            return None
-        item = RateLimitItemPerMinute(budget)
-        await self._charge(
-            item, ("tokens", preset.name), min(estimate, budget), f"tokens per minute of preset '{preset.name}'"
+    async def charge_tokens(self, preset: Preset, user: User, estimate: int) -> tuple[TokenCharge, ...]:
+        """Charge the estimate to the preset's and the user's token budgets (those that are set)."""
+        budgets = (
+            (("tokens", preset.name), preset.file.tokens_per_minute, f"tokens per minute of preset '{preset.name}'"),
+            (("user-tokens", user.name), user.tokens_per_minute, f"tokens per minute of user '{user.name}'"),
         )
-        return TokenCharge(preset.name, budget, min(estimate, budget))
+        charges = [
+            _Charge(RateLimitItemPerMinute(budget), scope, min(estimate, budget), what)
+            for scope, budget, what in budgets
+            if budget
+        ]
+        await self._charge(charges)
+        return tuple(TokenCharge(charge.key, charge.item.amount, charge.cost) for charge in charges)
 
     async def correct_tokens(self, charge: TokenCharge, actual: int) -> None:
         """Replace the estimate with what the answer really used (up or down)."""
         item = RateLimitItemPerMinute(charge.per_minute)
         delta = actual - charge.estimate
         if delta:
-            await self._limiter.storage.incr(item.key_for("tokens", charge.preset), item.get_expiry(), amount=delta)
+            await self._limiter.storage.incr(item.key_for(*charge.scope), item.get_expiry(), amount=delta)
 
-    async def _charge(self, item: RateLimitItem, key: tuple[str, str], cost: int, what: str) -> None:
-        # ``test`` first: a refused request must not use up the window for later ones.
-        if await self._limiter.test(item, *key, cost=cost) and await self._limiter.hit(item, *key, cost=cost):
-            return
+    async def _charge(self, charges: list[_Charge]) -> None:
+        # ``test`` every budget first: a refused request must not use up the window of any.
+        for charge in charges:
+            if not await self._limiter.test(charge.item, *charge.key, cost=charge.cost):
+                await self._refuse(charge.item, charge.key, charge.what)
+        for charge in charges:
+            if not await self._limiter.hit(charge.item, *charge.key, cost=charge.cost):
+                await self._refuse(charge.item, charge.key, charge.what)
+
+    async def _refuse(self, item: RateLimitItem, key: tuple[str, str], what: str) -> NoReturn:
         stats = await self._limiter.get_window_stats(item, *key)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RequestError(

@@ -20,6 +20,7 @@ import orjson
 from backend.aisdk.assemble import UIMessageAssembler
 from backend.chat.saving import SaveOutcome, save_answer
 from backend.storage import Store
+from backend.users import IMPLICIT_USER_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +33,13 @@ class OrphanedAnswer:
     block_id: str
     message_id: str
     chunks: Sequence[bytes]
+    owner: str = IMPLICIT_USER_NAME  # whose block: the answer is saved in that user's store
 
 
 async def save_orphaned_answer(store: Store, orphan: OrphanedAnswer) -> SaveOutcome:
     """Save the orphan's partial answer after the stored conversation (which holds the user
-    message: it was saved when the answer started)."""
+    message: it was saved when the answer started), in its owner's view of the store."""
+    store = store.for_user(orphan.owner)
     stored = await store.load_conversation(orphan.block_id)
     if stored is None:
         # Deleted meanwhile, or its start was never saved: nothing to add the answer to.

@@ -100,13 +100,14 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms, 'LIMIT', 0, ARGV[1])
 class RedisKeys:
     prefix: str = "chatwire:"
 
-    def active(self, block_id: str) -> str:
-        """The block's lock: names its live answer, expires without heartbeats."""
-        return f"{self.prefix}active:{block_id}"
+    def active(self, key: str) -> str:
+        """A block's lock (``key``: ``streams.stream_key``, owner and block): names its live answer,
+        expires without heartbeats."""
+        return f"{self.prefix}active:{key}"
 
-    def record(self, block_id: str) -> str:
-        """The block's answer until it ends: outlives the lock, so a dead worker's answer is found."""
-        return f"{self.prefix}answer:{block_id}"
+    def record(self, key: str) -> str:
+        """A block's answer until it ends: outlives the lock, so a dead worker's answer is found."""
+        return f"{self.prefix}answer:{key}"
 
     def chunks(self, stream_id: str) -> str:
         return f"{self.prefix}chunks:{stream_id}"

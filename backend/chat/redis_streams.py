@@ -43,7 +43,7 @@ from redis.exceptions import RedisError
 from backend.chat import redis_scripts
 from backend.chat.recovery import OrphanedAnswer
 from backend.chat.redis_scripts import RedisKeys
-from backend.chat.streams import ActiveStream, Generation, SaveOrphan, StreamBusy
+from backend.chat.streams import ActiveStream, Generation, SaveOrphan, StreamBusy, stream_key
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class RemoteStream(ActiveStream):
     keys: RedisKeys | None = None
     stream_id: str = ""
     # Claims and closes the block's answer if its worker died (RedisStreams.recover).
-    recover: Callable[[str], Awaitable[ActiveStream | None]] | None = None
+    recover: Callable[[str, str], Awaitable[ActiveStream | None]] | None = None
 
     async def follow(self, position: int = 0, idle_seconds: float = 15.0) -> AsyncGenerator[bytes | None, None]:
         assert self.client is not None and self.keys is not None
@@ -84,7 +84,7 @@ class RemoteStream(ActiveStream):
                     if await self._owner_gone(chunks_key, last):
                         # The worker died mid-answer: recover it here (its end lands in the stream,
                         # read next), or, with its record gone too, end it clearly for this follower.
-                        if self.recover is not None and await self.recover(self.block_id) is not None:
+                        if self.recover is not None and await self.recover(self.owner, self.block_id) is not None:
                             continue
                         if await self._owner_gone(chunks_key, last):
                             for closing in closing_chunks():
@@ -107,7 +107,7 @@ class RemoteStream(ActiveStream):
     async def _owner_gone(self, chunks_key: str, last: str) -> bool:
         """No holder of this answer's lock any more, and no end after ``last``: its worker is gone."""
         assert self.client is not None and self.keys is not None
-        holder: Any = await self.client.hget(self.keys.active(self.block_id), "id")
+        holder: Any = await self.client.hget(self.keys.active(self.key), "id")
         if holder is not None and _text(holder) == self.stream_id:
             return False
         after = await self.client.xrange(chunks_key, min=f"({last}", count=1)
@@ -176,14 +176,15 @@ class RedisStreams:
 
     # ---- LiveStreams ---------------------------------------------------------------------
 
-    async def get(self, block_id: str) -> ActiveStream | None:
-        fields: Any = await self._client.hgetall(self._keys.active(block_id))
+    async def get(self, owner: str, block_id: str) -> ActiveStream | None:
+        key = stream_key(owner, block_id)
+        fields: Any = await self._client.hgetall(self._keys.active(key))
         if not fields:
             return None
-        local = self._local.get(block_id)
+        local = self._local.get(key)
         if local is not None and local.stream_id == _text(fields[b"id"]):
             return local.stream  # generated here: follow it in memory
-        return self._remote(block_id, fields)
+        return self._remote(owner, block_id, fields)
 
     def active(self) -> list[ActiveStream]:
         """The answers this worker generates (the stream limit and metrics are per process)."""
@@ -192,33 +193,35 @@ class RedisStreams:
     async def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
         stream_id = f"{stream.message_id}.{secrets.token_urlsafe(6)}"
         holder = await self._acquire(
-            keys=[self._keys.active(stream.block_id), self._keys.record(stream.block_id), self._keys.deadlines],
+            keys=[self._keys.active(stream.key), self._keys.record(stream.key), self._keys.deadlines],
             args=[
                 self._lock_ms,
                 self._retain_ms,
-                stream.block_id,
+                stream.key,  # the deadlines set's member: owner and block
                 *("id", stream_id, "chat", stream.chat_id, "message", stream.message_id),
                 *("started", repr(stream.started_at)),
             ],
         )
         if holder:
-            raise StreamBusy(self._remote(stream.block_id, dict(zip(holder[::2], holder[1::2], strict=True))))
+            fields = dict(zip(holder[::2], holder[1::2], strict=True))
+            raise StreamBusy(self._remote(stream.owner, stream.block_id, fields))
         local = _Local(stream, stream_id)
-        self._local[stream.block_id] = local
+        self._local[stream.key] = local
         stream.task = asyncio.create_task(self._run(local, run), name=f"chat:{stream.block_id}")
         local.tasks.append(asyncio.create_task(self._keep_alive(local), name=f"chat-heartbeat:{stream.block_id}"))
         return stream
 
-    async def stop(self, block_id: str) -> ActiveStream | None:
-        local = self._local.get(block_id)
+    async def stop(self, owner: str, block_id: str) -> ActiveStream | None:
+        key = stream_key(owner, block_id)
+        local = self._local.get(key)
         if local is not None and local.stream.task is not None:
             return await self._stop_local(local)
-        fields = await self._client.hgetall(self._keys.active(block_id))
+        fields = await self._client.hgetall(self._keys.active(key))
         if not fields:
             return None
-        remote = self._remote(block_id, fields)
+        remote = self._remote(owner, block_id, fields)
         marked = await self._if_holder(
-            keys=[self._keys.active(block_id), self._keys.record(block_id)], args=[remote.stream_id, "stop"]
+            keys=[self._keys.active(key), self._keys.record(key)], args=[remote.stream_id, "stop"]
         )
         if not marked:
             return None  # it ended meanwhile
@@ -254,13 +257,13 @@ class RedisStreams:
             finally:
                 for task in local.tasks:
                     task.cancel()
-                if self._local.get(stream.block_id) is local:
-                    del self._local[stream.block_id]
+                if self._local.get(stream.key) is local:
+                    del self._local[stream.key]
 
     async def _publish(self, local: _Local) -> None:
         """Copy the stream's chunks to Redis as they come (one pipeline per batch), then its end, then unlock."""
         stream, chunks_key = local.stream, self._keys.chunks(local.stream_id)
-        active_key = self._keys.active(stream.block_id)
+        active_key = self._keys.active(stream.key)
         published, finished = 0, False
         try:
             while True:
@@ -277,8 +280,8 @@ class RedisStreams:
                 else:
                     await stream.changed()
             await self._finish(
-                keys=[active_key, chunks_key, self._keys.record(stream.block_id), self._keys.deadlines],
-                args=[local.stream_id, published + 1, self._finished_ms, stream.block_id],
+                keys=[active_key, chunks_key, self._keys.record(stream.key), self._keys.deadlines],
+                args=[local.stream_id, published + 1, self._finished_ms, stream.key],
             )
             finished = True
         except RedisError:
@@ -286,24 +289,20 @@ class RedisStreams:
         finally:
             if not finished:  # free the block anyway; followers elsewhere see the owner gone
                 with contextlib.suppress(RedisError):
-                    await self._if_holder(
-                        keys=[active_key, self._keys.record(stream.block_id)], args=[local.stream_id, ""]
-                    )
+                    await self._if_holder(keys=[active_key, self._keys.record(stream.key)], args=[local.stream_id, ""])
 
     async def _keep_alive(self, local: _Local) -> None:
         """Renew the lock (and the chunks' expiry) while the answer runs; honour a stop marked in Redis."""
         stream = local.stream
-        block_id = stream.block_id
+        key = stream.key
         keys = [
-            *(self._keys.active(block_id), self._keys.chunks(local.stream_id)),
-            *(self._keys.record(block_id), self._keys.deadlines),
+            *(self._keys.active(key), self._keys.chunks(local.stream_id)),
+            *(self._keys.record(key), self._keys.deadlines),
         ]
         while True:
             await asyncio.sleep(self._lock_ms / 3000)
             try:
-                state = await self._heartbeat(
-                    keys=keys, args=[local.stream_id, self._lock_ms, self._retain_ms, block_id]
-                )
+                state = await self._heartbeat(keys=keys, args=[local.stream_id, self._lock_ms, self._retain_ms, key])
             except RedisError:
                 logger.warning("heartbeat for block %s failed; retrying", stream.block_id)
                 continue
@@ -336,12 +335,13 @@ class RedisStreams:
             finally:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    def _remote(self, block_id: str, fields: dict[Any, Any]) -> RemoteStream:
+    def _remote(self, owner: str, block_id: str, fields: dict[Any, Any]) -> RemoteStream:
         def text(name: bytes) -> str:
             return _text(fields.get(name, b""))
 
         return RemoteStream(
             block_id=block_id,
+            owner=owner,
             chat_id=text(b"chat"),
             message_id=text(b"message"),
             started_at=float(text(b"started") or time.time()),
@@ -353,15 +353,16 @@ class RedisStreams:
 
     # ---- dead workers' answers -----------------------------------------------------------
 
-    async def recover(self, block_id: str) -> ActiveStream | None:
+    async def recover(self, owner: str, block_id: str) -> ActiveStream | None:
+        key = stream_key(owner, block_id)
         claimed: Any = await self._claim(
-            keys=[self._keys.active(block_id), self._keys.record(block_id), self._keys.deadlines],
-            args=[self._lock_ms, block_id],
+            keys=[self._keys.active(key), self._keys.record(key), self._keys.deadlines],
+            args=[self._lock_ms, key],
         )
         if not claimed:
             return None  # live, or nothing left: the common case costs this one round trip
         fields = dict(zip(claimed[::2], claimed[1::2], strict=True))
-        remote = self._remote(block_id, fields)
+        remote = self._remote(owner, block_id, fields)
         chunks_key = self._keys.chunks(remote.stream_id)
         entries: Any = await self._client.xrange(chunks_key)
         streamed = [entry_fields[b"c"] for _, entry_fields in entries if b"c" in entry_fields]
@@ -371,12 +372,12 @@ class RedisStreams:
         if self._save_orphan is not None:
             try:
                 # Saved before the end is written: a client that sees the end and reloads finds it.
-                await self._save_orphan(OrphanedAnswer(block_id, remote.message_id, (*streamed, *closing)))
+                await self._save_orphan(OrphanedAnswer(block_id, remote.message_id, (*streamed, *closing), owner))
             except Exception:
                 logger.exception("saving the recovered answer of block %s failed", block_id)
         await self._finish(
-            keys=[self._keys.active(block_id), chunks_key, self._keys.record(block_id), self._keys.deadlines],
-            args=[remote.stream_id, next_entry, self._finished_ms, block_id, *closing],
+            keys=[self._keys.active(key), chunks_key, self._keys.record(key), self._keys.deadlines],
+            args=[remote.stream_id, next_entry, self._finished_ms, key, *closing],
         )
         return remote
 
@@ -388,8 +389,10 @@ class RedisStreams:
                 continue
             try:
                 lapsed: Any = await self._lapsed(keys=[self._keys.deadlines], args=[SWEEP_BATCH])
-                for block_id in lapsed:
-                    await self.recover(_text(block_id))
+                for lapsed_key in lapsed:
+                    # The deadlines set holds stream keys: owner and block (user names hold no ':').
+                    owner, _, block_id = _text(lapsed_key).partition(":")
+                    await self.recover(owner, block_id)
             except RedisError:
                 logger.warning("sweeping for stopped workers' answers failed; retrying")
             except Exception:

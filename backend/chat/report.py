@@ -46,6 +46,7 @@ class AnswerReport:
     retried: tuple[str, ...] = ()  # the error category of each retried attempt
     tool_outcomes: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (tool, outcome) → count
     fallback_from: str | None = None
+    user: str = ""  # who asked (the users file's name; per-user metrics only with --metrics-per-user)
 
 
 class Observer(Protocol):
@@ -57,7 +58,8 @@ class Observer(Protocol):
 class AnswerRecorder:
     """Follows one answer's events. ``retried`` is the loop's retry hook."""
 
-    def __init__(self, front_door: str, block_id: str, metadata: Mapping[str, object]) -> None:
+    def __init__(self, front_door: str, block_id: str, metadata: Mapping[str, object], user: str = "") -> None:
+        self._user = user
         self._front_door = front_door
         self._block_id = block_id
         self._metadata = metadata
@@ -140,4 +142,5 @@ class AnswerRecorder:
             error_category=self._error,
             retried=tuple(self._retried),
             tool_outcomes=dict(self._tool_outcomes),
+            user=self._user,
         )

@@ -22,6 +22,8 @@ from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import ChatEvent
 from backend.providers.registry import PROVIDERS
+from backend.storage import Store, UserUsage
+from backend.users import User
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +61,16 @@ class ChatService(ConfigViews):
         """Prepare the turn and start generating it (``RequestError`` if it cannot start)."""
         self.admission.check_open(len(self._streams.active()))
         # A dead worker's answer in this block is saved first: the new message comes after it.
-        await self._streams.recover(request.block_id)
-        busy_stream = await self._streams.get(request.block_id)
+        await self._streams.recover(request.user.name, request.block_id)
+        busy_stream = await self._streams.get(request.user.name, request.block_id)
         if busy_stream is not None and not busy_stream.done:
             raise _busy(request.block_id, busy_stream)
         turn = await prepare_turn(self._services, request, new_message_id)
         admitted = self.admission.admitted(turn, await self.admission.charge(turn, request.client_id))
-        stream = ActiveStream(block_id=turn.block_id, chat_id=turn.chat_id, message_id=turn.message_id)
-        store = self._services.store
+        stream = ActiveStream(
+            block_id=turn.block_id, chat_id=turn.chat_id, message_id=turn.message_id, owner=turn.user.name
+        )
+        store = self.store_for(turn.user)
 
         async def answer(active: ActiveStream) -> None:
             try:
@@ -87,12 +91,12 @@ class ChatService(ConfigViews):
         turn = await prepare_turn(self._services, request, new_message_id)
         if not charge:
             return turn
-        return replace(turn, charge=await self.admission.charge(turn, request.client_id))
+        return replace(turn, charges=await self.admission.charge(turn, request.client_id))
 
     async def run(self, turn: Turn) -> AsyncGenerator[ChatEvent, None]:
         """The chat events of a prepared turn, for a stateless front door that encodes them in its
         own wire format. Nothing is saved; closing the generator cancels the provider call."""
-        admitted = self.admission.admitted(turn, turn.charge)
+        admitted = self.admission.admitted(turn, turn.charges)
         try:
             async with turn.open_model() as model:
                 async for event in turn.events(model, on_retry=admitted.recorder.retried):
@@ -158,19 +162,29 @@ class ChatService(ConfigViews):
             if not stream.done and settings.cancel_on_disconnect and stream.followers == 0 and stream.task:
                 stream.task.cancel()
 
-    async def resume(self, block_id: str, chat_id: str) -> ActiveStream | None:
-        """The block's live answer, if ``chat_id`` names it (what ``useChat({resume: true})`` asks).
-        An answer whose worker died is recovered (saved) and replayed to its interrupted end."""
-        stream = await self._streams.recover(block_id)
+    async def resume(self, user: User, block_id: str, chat_id: str) -> ActiveStream | None:
+        """The user's block's live answer, if ``chat_id`` names it (what ``useChat({resume: true})``
+        asks). An answer whose worker died is recovered (saved) and replayed to its interrupted end."""
+        stream = await self._streams.recover(user.name, block_id)
         if stream is None:
-            stream = await self._streams.get(block_id)
+            stream = await self._streams.get(user.name, block_id)
             if stream is not None and stream.done:
                 return None
         if stream is None or chat_id not in (stream.chat_id, block_id):
             return None
         return stream
 
-    async def stop(self, block_id: str) -> ActiveStream | None:
-        """Stop the block's answer; returns once its partial answer is saved (a dead worker's
+    async def stop(self, user: User, block_id: str) -> ActiveStream | None:
+        """Stop the user's block's answer; returns once its partial answer is saved (a dead worker's
         answer too: it is recovered)."""
-        return await self._streams.recover(block_id) or await self._streams.stop(block_id)
+        return await self._streams.recover(user.name, block_id) or await self._streams.stop(user.name, block_id)
+
+    def store_for(self, user: User) -> Store:
+        """The store as ``user`` sees it: their conversations, block metadata, settings, approvals."""
+        return self._services.store.for_user(user.name)
+
+    async def usage_by_user(self, user: User) -> list[UserUsage]:
+        """What every user has stored (counts and tokens, no content): for an admin only."""
+        if not user.is_admin:
+            raise RequestError("Only an admin may list users and their usage.", code="admin_only")
+        return await self._services.store.usage_by_user()

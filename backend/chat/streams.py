@@ -5,7 +5,9 @@ message chunk, nothing wire-specific) to an :class:`ActiveStream`. Whoever start
 later resume are *followers*: each reads from a position (0 replays everything, as
 ``useChat({resume: true})`` expects) and then waits for new chunks. So a closed tab does not
 stop the answer, a reopened tab sees it continue, and any front door can frame the chunks its
-own way (SSE ``data:`` lines, WebSocket frames). One active stream per block.
+own way (SSE ``data:`` lines, WebSocket frames). One active stream per block of a user: streams
+are found by their owner and block id together (:func:`stream_key`), so one user can neither
+see, resume nor stop another's (issue 19).
 
 :class:`LiveStreams` is the interface the core uses (start, get, follow from a position, stop);
 :class:`InMemoryStreams` is the embedded implementation, ``redis_streams.RedisStreams`` the
@@ -23,6 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from backend.chat.recovery import OrphanedAnswer
+from backend.users import IMPLICIT_USER_NAME
+
+
+def stream_key(owner: str, block_id: str) -> str:
+    """Where a block's live stream is found. User names never hold ':' (``backend/users.py``)."""
+    return f"{owner}:{block_id}"
 
 
 @dataclass(eq=False)
@@ -30,6 +38,7 @@ class ActiveStream:
     block_id: str
     chat_id: str
     message_id: str
+    owner: str = IMPLICIT_USER_NAME
     started_at: float = field(default_factory=time.time)
     chunks: list[bytes] = field(default_factory=list)
     done: bool = False
@@ -43,6 +52,10 @@ class ActiveStream:
     _idle_seconds: float = 15.0
     _last_news: float = field(default_factory=time.monotonic)
     _ticker: asyncio.TimerHandle | None = None
+
+    @property
+    def key(self) -> str:
+        return stream_key(self.owner, self.block_id)
 
     def _signal(self) -> None:
         if self._changed is not None and not self._changed.done():
@@ -136,8 +149,8 @@ SaveOrphan = Callable[[OrphanedAnswer], Awaitable[object]]
 class LiveStreams(Protocol):
     """The active streams the core starts, follows and stops (one per block)."""
 
-    async def get(self, block_id: str) -> ActiveStream | None:
-        """The block's live stream, on this worker or (shared implementations) on another."""
+    async def get(self, owner: str, block_id: str) -> ActiveStream | None:
+        """The owner's block's live stream, on this worker or (shared implementations) on another."""
         ...
 
     def active(self) -> list[ActiveStream]:
@@ -149,15 +162,15 @@ class LiveStreams(Protocol):
         block already has a live one."""
         ...
 
-    async def stop(self, block_id: str) -> ActiveStream | None:
-        """Cancel the block's generation and wait until it has ended (its partial answer saved)."""
+    async def stop(self, owner: str, block_id: str) -> ActiveStream | None:
+        """Cancel the owner's block's generation and wait until it has ended (its partial answer saved)."""
         ...
 
     async def stop_all(self) -> None:
         """Stop this worker's generations (shutdown); each saves its partial answer."""
         ...
 
-    async def recover(self, block_id: str) -> ActiveStream | None:
+    async def recover(self, owner: str, block_id: str) -> ActiveStream | None:
         """If the block's answer was left by a dead worker: close it (``error``, ``finish:
         interrupted``), save it with the function given to ``save_orphans_with``, and return it
         ended (following it replays it to that end). ``None`` when there is nothing to recover."""
@@ -178,31 +191,33 @@ class InMemoryStreams:
     def __init__(self) -> None:
         self._streams: dict[str, ActiveStream] = {}
 
-    async def get(self, block_id: str) -> ActiveStream | None:
-        return self._streams.get(block_id)
+    async def get(self, owner: str, block_id: str) -> ActiveStream | None:
+        return self._streams.get(stream_key(owner, block_id))
 
     def active(self) -> list[ActiveStream]:
         return [stream for stream in self._streams.values() if not stream.done]
 
     async def start(self, stream: ActiveStream, run: Generation) -> ActiveStream:
-        active = self._streams.get(stream.block_id)
+        active = self._streams.get(stream.key)
         if active is not None and not active.done:
             raise StreamBusy(active)
-        self._streams[stream.block_id] = stream
+        self._streams[stream.key] = stream
 
         async def runner() -> None:
             try:
                 await run(stream)
             finally:
                 stream.close()
-                if self._streams.get(stream.block_id) is stream:
-                    del self._streams[stream.block_id]
+                if self._streams.get(stream.key) is stream:
+                    del self._streams[stream.key]
 
         stream.task = asyncio.create_task(runner(), name=f"chat:{stream.block_id}")
         return stream
 
-    async def stop(self, block_id: str) -> ActiveStream | None:
-        stream = self._streams.get(block_id)
+    async def stop(self, owner: str, block_id: str) -> ActiveStream | None:
+        return await self._stop_stream(self._streams.get(stream_key(owner, block_id)))
+
+    async def _stop_stream(self, stream: ActiveStream | None) -> ActiveStream | None:
         if stream is None or stream.task is None:
             return None
         stream.stop_requested = True
@@ -211,10 +226,10 @@ class InMemoryStreams:
         return stream
 
     async def stop_all(self) -> None:
-        for block_id in list(self._streams):
-            await self.stop(block_id)
+        for stream in list(self._streams.values()):
+            await self._stop_stream(stream)
 
-    async def recover(self, block_id: str) -> ActiveStream | None:
+    async def recover(self, owner: str, block_id: str) -> ActiveStream | None:
         return None  # an answer in memory dies with its process: nothing is left to recover
 
     def save_orphans_with(self, save: SaveOrphan) -> None:

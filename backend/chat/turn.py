@@ -27,6 +27,7 @@ from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.resolve import ResolvedPreset
 from backend.tools.runner import ServerToolRunner
 from backend.upstream_wait import UpstreamTimeouts
+from backend.users import IMPLICIT_USER, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,9 @@ class TurnRequest:
     stop_sequences: tuple[str, ...] = ()
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
+    # Who is asking (issue 19): the owner of the block, its settings and approvals, and whose
+    # allowlist and budgets apply. A front door takes it from authentication, never from the body.
+    user: User = IMPLICIT_USER
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +94,12 @@ class Turn:
     stateless: bool = False  # nothing is saved (a stateless front door's turn)
     timeouts: UpstreamTimeouts = field(default_factory=UpstreamTimeouts)
     front_door: str = "chat"
-    charge: TokenCharge | None = None  # what a stateless turn was charged (corrected at its end)
+    charges: tuple[TokenCharge, ...] = ()  # what a stateless turn was charged (corrected at its end)
     resettable: bool = True  # the front door's wire can take back streamed output (reset-step)
     models: ModelPool = field(default_factory=ModelPool)  # the app's provider clients
     fallbacks: Fallbacks = field(default_factory=Fallbacks)  # who answers when the preset's provider gives up
     protocol: ProtocolMajor = 7  # the UI message stream major the client accepts
+    user: User = IMPLICIT_USER  # whose turn it is: its block, approvals and budgets are theirs
 
     def assembler(self) -> UIMessageAssembler:
         return UIMessageAssembler(self.message_id, self.base_message)

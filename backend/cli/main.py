@@ -1,7 +1,7 @@
 """The ``chatwire`` command: argument parsing and the one place errors become exit statuses.
 
-Subcommands are registered in :func:`build_parser` (one ``add_parser`` and one handler each), so
-later ones (``chatwire users …``) slot in the same way.
+Subcommands are registered in :func:`build_parser` (one ``add_parser`` and one handler each).
+``chatwire users …`` edits the server's users file and needs no server (``backend/cli/users.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from backend.cli.ask import EXIT_ERROR, EXIT_STOPPED, AskOptions, ask, question_
 from backend.cli.chat import ChatSession
 from backend.cli.client import DEFAULT_URL, ApiError, ChatwireClient, ServerUnreachable
 from backend.cli.listing import print_blocks, print_presets
+from backend.cli.users import add_users_parser, run_users
 
 DEFAULT_BLOCK = "block-1"  # the web UI's first block, so both show the same chat by default
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     blocks.set_defaults(handler=_run_blocks)
     presets = commands.add_parser("presets", parents=[common], help="list the server's presets")
     presets.set_defaults(handler=_run_presets)
+    add_users_parser(commands)
     return parser
 
 
@@ -101,6 +103,8 @@ async def _main(arguments: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
+    if arguments.command == "users":
+        return run_users(arguments)
     try:
         return asyncio.run(_main(arguments))
     except ServerUnreachable as error:

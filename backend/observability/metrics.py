@@ -20,9 +20,18 @@ ANSWER_LABELS = ("preset", "provider", "model")
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, per_user: bool = False) -> None:
         self.registry = CollectorRegistry()
         registry = self.registry
+        # Issue 19: one label value per user is opt-in (--metrics-per-user): cardinality.
+        self.user_tokens: Counter | None = None
+        if per_user:
+            self.user_tokens = Counter(
+                "chatwire_user_tokens",
+                "Tokens by user and kind (input, output)",
+                ("user", "kind"),
+                registry=registry,
+            )
         self.requests = Counter(
             "chatwire_http_requests",
             "HTTP requests by route and status",
@@ -109,6 +118,8 @@ class Metrics:
         ):
             if count:
                 self.tokens.labels(*labels, kind).inc(count)
+                if self.user_tokens is not None and kind in ("input", "output") and report.user:
+                    self.user_tokens.labels(report.user, kind).inc(count)
         if report.error_category is not None:
             self.provider_errors.labels(report.provider, report.error_category).inc()
         for category in report.retried:

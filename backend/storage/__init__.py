@@ -1,4 +1,4 @@
-"""The store: conversations, block metadata, global settings and approvals.
+"""The store: conversations, block metadata, settings and approvals, each kept per user.
 
 :class:`Store` is the interface the core and the web layer use; :class:`SqliteStore` (here) is the
 embedded default, ``backend/storage/postgres.py`` the scale-out one (docs/scaling.md). Both keep the
@@ -13,6 +13,10 @@ SQLite (aiosqlite):
 * Conversations are stored as the ``UIMessage[]`` JSON the client holds, with a version that
   increases on every save; a save with a stale expected version raises :class:`VersionConflict`.
   Writes go through one lock, so a check-and-write is atomic on the single connection.
+* Everything is the user's (issue 19): ``store.for_user(name)`` is a view that reads and writes
+  only that owner's rows (a block id names a block *within* its owner, so another user's block is
+  exactly a block that does not exist). The store as opened is unscoped: it answers only the
+  process-wide questions (readiness, pending approvals, usage per user) and refuses the rest.
 """
 
 from __future__ import annotations
@@ -65,6 +69,42 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX approvals_block ON approvals(block_id);
     """,
+    # 3: every row has an owner (issue 19); what was stored before belongs to the implicit user.
+    """
+    CREATE TABLE conversations_owned (
+        owner TEXT NOT NULL,
+        block_id TEXT NOT NULL,
+        messages TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        preset TEXT,
+        model TEXT,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (owner, block_id)
+    );
+    INSERT INTO conversations_owned (owner, block_id, messages, version, title, preset, model, message_count,
+        input_tokens, output_tokens, created_at, updated_at)
+        SELECT 'default', block_id, messages, version, title, preset, model, message_count, input_tokens,
+            output_tokens, created_at, updated_at FROM conversations;
+    DROP TABLE conversations;
+    ALTER TABLE conversations_owned RENAME TO conversations;
+    CREATE INDEX conversations_updated ON conversations(owner, updated_at DESC);
+    CREATE TABLE block_meta_owned (
+        owner TEXT NOT NULL, block_id TEXT NOT NULL, data TEXT NOT NULL, updated_at REAL NOT NULL,
+        PRIMARY KEY (owner, block_id)
+    );
+    INSERT INTO block_meta_owned SELECT 'default', block_id, data, updated_at FROM block_meta;
+    DROP TABLE block_meta;
+    ALTER TABLE block_meta_owned RENAME TO block_meta;
+    CREATE TABLE user_settings (owner TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at REAL NOT NULL);
+    INSERT INTO user_settings SELECT 'default', data, updated_at FROM settings;
+    DROP TABLE settings;
+    ALTER TABLE approvals ADD COLUMN owner TEXT NOT NULL DEFAULT 'default';
+    """,
 )
 
 
@@ -93,6 +133,23 @@ class ConversationSummary:
     output_tokens: int
     version: int
     updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserUsage:
+    """What one owner has stored: conversations and the tokens their answers used."""
+
+    owner: str
+    conversations: int
+    input_tokens: int
+    output_tokens: int
+
+
+class UnscopedStore(RuntimeError):
+    """A programming error: a user's data was asked of the store without ``for_user``."""
+
+    def __init__(self) -> None:
+        super().__init__("this store is not scoped to a user: use store.for_user(name)")
 
 
 def summarize(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -140,6 +197,14 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    def for_user(self, name: str) -> Store:
+        """The same store, reading and writing only ``name``'s rows."""
+        ...
+
+    async def usage_by_user(self) -> list[UserUsage]:
+        """Every owner's stored conversations and tokens (the admin's view; no conversation content)."""
+        ...
+
     async def load_conversation(self, block_id: str) -> StoredConversation | None: ...
 
     async def save_conversation(
@@ -171,15 +236,55 @@ class Store(Protocol):
         ...
 
 
+class _ReadCache:
+    """Block metadata and settings as last read or written. Every chat reads both (two of the five
+    layers) before its first token; this process is the only writer of its SQLite file, so they
+    are served from here and kept current by the writes: no database round trip on that path."""
+
+    def __init__(self) -> None:
+        self.meta: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self.settings: dict[str, dict[str, Any]] = {}
+
+    def remember_meta(self, key: tuple[str, str], data: dict[str, Any]) -> None:
+        self.meta[key] = data
+        self.meta.move_to_end(key)
+        while len(self.meta) > META_CACHE_SIZE:
+            self.meta.popitem(last=False)
+
+
 class SqliteStore:
     """Open with ``await SqliteStore.open(path)``; close with ``await store.close()``."""
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+    def __init__(
+        self,
+        connection: aiosqlite.Connection,
+        path: Path,
+        write_lock: asyncio.Lock | None = None,
+        owner: str | None = None,
+        cache: _ReadCache | None = None,
+    ) -> None:
         self._db = connection
         self._path = path
-        self._meta_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._settings_cache: dict[str, Any] | None = None
-        self._write_lock = asyncio.Lock()
+        self._write_lock = write_lock or asyncio.Lock()
+        self._owner = owner
+        # Shared by every user's view of this store (``for_user``).
+        self._cache = cache or _ReadCache()
+
+    def for_user(self, name: str) -> SqliteStore:
+        return SqliteStore(self._db, self._path, self._write_lock, name, self._cache)
+
+    @property
+    def owner(self) -> str:
+        if self._owner is None:
+            raise UnscopedStore()
+        return self._owner
+
+    async def usage_by_user(self) -> list[UserUsage]:
+        query = """SELECT owner, count(*), sum(input_tokens), sum(output_tokens) FROM conversations
+                   GROUP BY owner ORDER BY owner"""
+        async with self._db.execute(query) as cursor:
+            rows = await cursor.fetchall()
+        return [UserUsage(r[0], int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows]
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -211,8 +316,8 @@ class SqliteStore:
     # ---- conversations -------------------------------------------------------------------
 
     async def load_conversation(self, block_id: str) -> StoredConversation | None:
-        query = "SELECT messages, version, updated_at FROM conversations WHERE block_id = ?"
-        async with self._db.execute(query, (block_id,)) as cursor:
+        query = "SELECT messages, version, updated_at FROM conversations WHERE owner = ? AND block_id = ?"
+        async with self._db.execute(query, (self.owner, block_id)) as cursor:
             row = await cursor.fetchone()
         if row is None:
             return None
@@ -224,38 +329,42 @@ class SqliteStore:
         """Replace the conversation; returns the new version. ``expected_version`` 0 = must not exist."""
         text = orjson.dumps(messages).decode()
         summary = summarize(messages)
-        now = time.time()
+        now, owner = time.time(), self.owner
         async with self._write_lock:
-            async with self._db.execute("SELECT version FROM conversations WHERE block_id = ?", (block_id,)) as cur:
+            query = "SELECT version FROM conversations WHERE owner = ? AND block_id = ?"
+            async with self._db.execute(query, (owner, block_id)) as cur:
                 row = await cur.fetchone()
             current = int(row[0]) if row else 0
             if expected_version is not None and expected_version != current:
                 raise VersionConflict(current)
             version = current + 1
             await self._db.execute(
-                """INSERT INTO conversations (block_id, messages, version, title, preset, model, message_count,
-                       input_tokens, output_tokens, created_at, updated_at)
-                   VALUES (:block_id, :messages, :version, :title, :preset, :model, :message_count,
+                """INSERT INTO conversations (owner, block_id, messages, version, title, preset, model,
+                       message_count, input_tokens, output_tokens, created_at, updated_at)
+                   VALUES (:owner, :block_id, :messages, :version, :title, :preset, :model, :message_count,
                        :input_tokens, :output_tokens, :now, :now)
-                   ON CONFLICT(block_id) DO UPDATE SET messages = excluded.messages, version = excluded.version,
+                   ON CONFLICT(owner, block_id) DO UPDATE SET messages = excluded.messages, version = excluded.version,
                        title = excluded.title, preset = excluded.preset, model = excluded.model,
                        message_count = excluded.message_count, input_tokens = excluded.input_tokens,
                        output_tokens = excluded.output_tokens, updated_at = excluded.updated_at""",
-                {"block_id": block_id, "messages": text, "version": version, "now": now, **summary},
+                {"owner": owner, "block_id": block_id, "messages": text, "version": version, "now": now, **summary},
             )
         return version
 
     async def delete_conversation(self, block_id: str) -> bool:
         async with self._write_lock:
-            cursor = await self._db.execute("DELETE FROM conversations WHERE block_id = ?", (block_id,))
+            cursor = await self._db.execute(
+                "DELETE FROM conversations WHERE owner = ? AND block_id = ?", (self.owner, block_id)
+            )
             return cursor.rowcount > 0
 
     async def list_conversations(self, limit: int, offset: int) -> tuple[list[ConversationSummary], int]:
         query = """SELECT block_id, title, preset, model, message_count, input_tokens, output_tokens, version,
-                          updated_at FROM conversations ORDER BY updated_at DESC, block_id LIMIT ? OFFSET ?"""
-        async with self._db.execute(query, (limit, offset)) as cursor:
+                          updated_at FROM conversations WHERE owner = ?
+                   ORDER BY updated_at DESC, block_id LIMIT ? OFFSET ?"""
+        async with self._db.execute(query, (self.owner, limit, offset)) as cursor:
             rows = await cursor.fetchall()
-        async with self._db.execute("SELECT COUNT(*) FROM conversations") as cursor:
+        async with self._db.execute("SELECT COUNT(*) FROM conversations WHERE owner = ?", (self.owner,)) as cursor:
             total_row = await cursor.fetchone()
         items = [
             ConversationSummary(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), float(r[8]))
@@ -273,38 +382,32 @@ class SqliteStore:
         value: dict[str, Any] = orjson.loads(row[0])
         return value
 
-    # Every chat reads its block's metadata and the settings (two of the five layers) before the
-    # first token. This process is the only writer of its SQLite file, so both are cached here
-    # and kept current by the writes below: no database round trip on that path.
-
     async def load_block_meta(self, block_id: str) -> dict[str, Any]:
-        cached = self._meta_cache.get(block_id)
+        key = (self.owner, block_id)
+        cached = self._cache.meta.get(key)
         if cached is None:
-            cached = await self._load_object("SELECT data FROM block_meta WHERE block_id = ?", (block_id,))
-            self._remember_meta(block_id, cached)
+            query = "SELECT data FROM block_meta WHERE owner = ? AND block_id = ?"
+            cached = await self._load_object(query, key)
+            self._cache.remember_meta(key, cached)
         return dict(cached)
 
     async def load_settings(self) -> dict[str, Any]:
-        if self._settings_cache is None:
-            self._settings_cache = await self._load_object("SELECT data FROM settings WHERE id = 1", ())
-        return dict(self._settings_cache)
-
-    def _remember_meta(self, block_id: str, data: dict[str, Any]) -> None:
-        self._meta_cache[block_id] = data
-        self._meta_cache.move_to_end(block_id)
-        while len(self._meta_cache) > META_CACHE_SIZE:
-            self._meta_cache.popitem(last=False)
+        cached = self._cache.settings.get(self.owner)
+        if cached is None:
+            cached = await self._load_object("SELECT data FROM user_settings WHERE owner = ?", (self.owner,))
+            self._cache.settings[self.owner] = cached
+        return dict(cached)
 
     async def write_block_meta(self, block_id: str, data: Mapping[str, Any], merge: bool) -> dict[str, Any]:
         async with self._write_lock:
             current = await self.load_block_meta(block_id) if merge else {}
             merged = merge_patch(current, data) if merge else dict(data)
             await self._db.execute(
-                "INSERT INTO block_meta (block_id, data, updated_at) VALUES (?, ?, ?) ON CONFLICT(block_id) "
-                "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-                (block_id, orjson.dumps(merged).decode(), time.time()),
+                "INSERT INTO block_meta (owner, block_id, data, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(owner, block_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                (self.owner, block_id, orjson.dumps(merged).decode(), time.time()),
             )
-            self._remember_meta(block_id, dict(merged))
+            self._cache.remember_meta((self.owner, block_id), dict(merged))
         return merged
 
     async def write_settings(self, data: Mapping[str, Any], merge: bool) -> dict[str, Any]:
@@ -312,20 +415,21 @@ class SqliteStore:
             current = await self.load_settings() if merge else {}
             merged = merge_patch(current, data) if merge else dict(data)
             await self._db.execute(
-                "INSERT INTO settings (id, data, updated_at) VALUES (1, ?, ?) ON CONFLICT(id) "
+                "INSERT INTO user_settings (owner, data, updated_at) VALUES (?, ?, ?) ON CONFLICT(owner) "
                 "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
-                (orjson.dumps(merged).decode(), time.time()),
+                (self.owner, orjson.dumps(merged).decode(), time.time()),
             )
-            self._settings_cache = dict(merged)
+            self._cache.settings[self.owner] = dict(merged)
         return merged
 
     async def record_approval(self, approval: PendingApproval) -> None:
         async with self._write_lock:
             await self._db.execute(
-                "INSERT OR REPLACE INTO approvals (approval_id, block_id, tool_call_id, tool_name, input, status, "
-                "created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+                "INSERT OR REPLACE INTO approvals (approval_id, owner, block_id, tool_call_id, tool_name, input, "
+                "status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
                 (
                     approval.approval_id,
+                    self.owner,
                     approval.block_id,
                     approval.tool_call_id,
                     approval.tool_name,
@@ -360,8 +464,8 @@ class SqliteStore:
         async with self._write_lock:
             async with self._db.execute(
                 "SELECT approval_id, block_id, tool_call_id, tool_name, input FROM approvals "
-                "WHERE approval_id = ? AND block_id = ? AND tool_call_id = ? AND status = 'pending'",
-                (approval_id, block_id, tool_call_id),
+                "WHERE approval_id = ? AND owner = ? AND block_id = ? AND tool_call_id = ? AND status = 'pending'",
+                (approval_id, self.owner, block_id, tool_call_id),
             ) as cursor:
                 row = await cursor.fetchone()
             if row is None:

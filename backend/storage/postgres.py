@@ -11,6 +11,8 @@ The same semantics as the SQLite store, without its single-process write lock:
   a transaction-scoped advisory lock on its row's key, which stands in for SQLite's write lock (the
   row may not exist yet, so ``SELECT … FOR UPDATE`` alone would not serialise two first writes).
 * **Approvals** are answered once by one conditional ``UPDATE … RETURNING``.
+* **Owners** (issue 19): every row belongs to a user; ``for_user(name)`` is a view over the same pool
+  that reads and writes only that owner's rows (the keys are ``(owner, block_id)``).
 * **Migrations** are numbered scripts recorded in ``chatwire_schema``; they run in one transaction
   under an advisory lock, so workers starting together apply each exactly once.
 """
@@ -25,7 +27,15 @@ import asyncpg
 import orjson
 
 from backend.messages import PendingApproval
-from backend.storage import ConversationSummary, StoredConversation, VersionConflict, merge_patch, summarize
+from backend.storage import (
+    ConversationSummary,
+    StoredConversation,
+    UnscopedStore,
+    UserUsage,
+    VersionConflict,
+    merge_patch,
+    summarize,
+)
 
 # Any constant works: it names "chatwire migrations" among the advisory locks of this database.
 _MIGRATION_LOCK = 0x63686174
@@ -61,35 +71,70 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX approvals_block ON approvals(block_id);
     """,
+    # 2: every row has an owner (issue 19); what was stored before belongs to the implicit user.
+    """
+    ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE conversations ALTER COLUMN owner DROP DEFAULT;
+    ALTER TABLE conversations DROP CONSTRAINT conversations_pkey;
+    ALTER TABLE conversations ADD PRIMARY KEY (owner, block_id);
+    DROP INDEX conversations_updated;
+    CREATE INDEX conversations_updated ON conversations(owner, updated_at DESC, block_id);
+    ALTER TABLE block_meta ADD COLUMN owner TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE block_meta ALTER COLUMN owner DROP DEFAULT;
+    ALTER TABLE block_meta DROP CONSTRAINT block_meta_pkey;
+    ALTER TABLE block_meta ADD PRIMARY KEY (owner, block_id);
+    CREATE TABLE user_settings (owner TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL);
+    INSERT INTO user_settings (owner, data, updated_at) SELECT 'default', data, updated_at FROM settings;
+    DROP TABLE settings;
+    ALTER TABLE approvals ADD COLUMN owner TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE approvals ALTER COLUMN owner DROP DEFAULT;
+    """,
 )
 
 _UPSERT = """
-    INSERT INTO conversations AS c (block_id, messages, version, title, preset, model, message_count,
+    INSERT INTO conversations AS c (owner, block_id, messages, version, title, preset, model, message_count,
         input_tokens, output_tokens, created_at, updated_at)
-    VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $9)
-    ON CONFLICT (block_id) DO UPDATE SET messages = excluded.messages, version = c.version + 1,
+    VALUES ($10, $1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $9)
+    ON CONFLICT (owner, block_id) DO UPDATE SET messages = excluded.messages, version = c.version + 1,
         title = excluded.title, preset = excluded.preset, model = excluded.model,
         message_count = excluded.message_count, input_tokens = excluded.input_tokens,
         output_tokens = excluded.output_tokens, updated_at = excluded.updated_at
     RETURNING version"""
 _INSERT_NEW = """
-    INSERT INTO conversations (block_id, messages, version, title, preset, model, message_count,
+    INSERT INTO conversations (owner, block_id, messages, version, title, preset, model, message_count,
         input_tokens, output_tokens, created_at, updated_at)
-    VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $9)
-    ON CONFLICT (block_id) DO NOTHING
+    VALUES ($10, $1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $9)
+    ON CONFLICT (owner, block_id) DO NOTHING
     RETURNING version"""
 _UPDATE_AT_VERSION = """
     UPDATE conversations SET messages = $2, version = version + 1, title = $3, preset = $4, model = $5,
         message_count = $6, input_tokens = $7, output_tokens = $8, updated_at = $9
-    WHERE block_id = $1 AND version = $10
+    WHERE owner = $11 AND block_id = $1 AND version = $10
     RETURNING version"""
 
 
 class PostgresStore:
     """Open with ``await PostgresStore.open(url)`` (a ``postgresql://`` URL); close with ``await store.close()``."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, owner: str | None = None) -> None:
         self._pool = pool
+        self._owner = owner
+
+    def for_user(self, name: str) -> PostgresStore:
+        return PostgresStore(self._pool, name)
+
+    @property
+    def owner(self) -> str:
+        if self._owner is None:
+            raise UnscopedStore()
+        return self._owner
+
+    async def usage_by_user(self) -> list[UserUsage]:
+        rows = await self._pool.fetch(
+            """SELECT owner, count(*), sum(input_tokens), sum(output_tokens) FROM conversations
+               GROUP BY owner ORDER BY owner"""
+        )
+        return [UserUsage(r[0], int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows]
 
     @classmethod
     async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
@@ -122,7 +167,9 @@ class PostgresStore:
 
     async def load_conversation(self, block_id: str) -> StoredConversation | None:
         row = await self._pool.fetchrow(
-            "SELECT messages, version, updated_at FROM conversations WHERE block_id = $1", block_id
+            "SELECT messages, version, updated_at FROM conversations WHERE owner = $1 AND block_id = $2",
+            self.owner,
+            block_id,
         )
         if row is None:
             return None
@@ -144,21 +191,24 @@ class PostgresStore:
             summary["output_tokens"],
             time.time(),
         )
+        owner = self.owner
         if expected_version is None:
-            version = await self._pool.fetchval(_UPSERT, *values)
+            version = await self._pool.fetchval(_UPSERT, *values, owner)
         elif expected_version == 0:
-            version = await self._pool.fetchval(_INSERT_NEW, *values)
+            version = await self._pool.fetchval(_INSERT_NEW, *values, owner)
         else:
-            version = await self._pool.fetchval(_UPDATE_AT_VERSION, *values, expected_version)
+            version = await self._pool.fetchval(_UPDATE_AT_VERSION, *values, expected_version, owner)
         if version is None:
             # The check failed; the version read now is what the client should reload (a hint only).
-            current = await self._pool.fetchval("SELECT version FROM conversations WHERE block_id = $1", block_id)
+            current = await self._pool.fetchval(
+                "SELECT version FROM conversations WHERE owner = $1 AND block_id = $2", owner, block_id
+            )
             raise VersionConflict(int(current or 0))
         return int(version)
 
     async def delete_conversation(self, block_id: str) -> bool:
         deleted = await self._pool.fetchval(
-            "DELETE FROM conversations WHERE block_id = $1 RETURNING block_id", block_id
+            "DELETE FROM conversations WHERE owner = $1 AND block_id = $2 RETURNING block_id", self.owner, block_id
         )
         return deleted is not None
 
@@ -166,11 +216,13 @@ class PostgresStore:
         async with self._pool.acquire() as connection, connection.transaction(isolation="repeatable_read"):
             rows = await connection.fetch(
                 """SELECT block_id, title, preset, model, message_count, input_tokens, output_tokens, version,
-                          updated_at FROM conversations ORDER BY updated_at DESC, block_id LIMIT $1 OFFSET $2""",
+                          updated_at FROM conversations WHERE owner = $1
+                   ORDER BY updated_at DESC, block_id LIMIT $2 OFFSET $3""",
+                self.owner,
                 limit,
                 offset,
             )
-            total = await connection.fetchval("SELECT count(*) FROM conversations")
+            total = await connection.fetchval("SELECT count(*) FROM conversations WHERE owner = $1", self.owner)
         items = [
             ConversationSummary(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), float(r[8]))
             for r in rows
@@ -180,19 +232,26 @@ class PostgresStore:
     # ---- block metadata and settings (JSON objects) --------------------------------------
 
     async def load_block_meta(self, block_id: str) -> dict[str, Any]:
-        return _object(await self._pool.fetchval("SELECT data FROM block_meta WHERE block_id = $1", block_id))
+        query = "SELECT data FROM block_meta WHERE owner = $1 AND block_id = $2"
+        return _object(await self._pool.fetchval(query, self.owner, block_id))
 
     async def load_settings(self) -> dict[str, Any]:
-        return _object(await self._pool.fetchval("SELECT data FROM settings WHERE id = 1"))
+        return _object(await self._pool.fetchval("SELECT data FROM user_settings WHERE owner = $1", self.owner))
 
     async def write_block_meta(self, block_id: str, data: Mapping[str, Any], merge: bool) -> dict[str, Any]:
+        owner = self.owner
         async with self._pool.acquire() as connection, connection.transaction():
-            await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "block_meta:" + block_id)
-            current = await connection.fetchval("SELECT data FROM block_meta WHERE block_id = $1", block_id)
+            # The owner's name cannot hold ':' (backend/users.py), so the lock key is unambiguous.
+            lock_key = f"block_meta:{owner}:{block_id}"
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", lock_key)
+            current = await connection.fetchval(
+                "SELECT data FROM block_meta WHERE owner = $1 AND block_id = $2", owner, block_id
+            )
             merged = merge_patch(_object(current), data) if merge else dict(data)
             await connection.execute(
-                "INSERT INTO block_meta (block_id, data, updated_at) VALUES ($1, $2, $3) ON CONFLICT (block_id) "
-                "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                "INSERT INTO block_meta (owner, block_id, data, updated_at) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (owner, block_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                owner,
                 block_id,
                 orjson.dumps(merged).decode(),
                 time.time(),
@@ -200,13 +259,15 @@ class PostgresStore:
         return merged
 
     async def write_settings(self, data: Mapping[str, Any], merge: bool) -> dict[str, Any]:
+        owner = self.owner
         async with self._pool.acquire() as connection, connection.transaction():
-            await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended('settings', 0))")
-            current = await connection.fetchval("SELECT data FROM settings WHERE id = 1")
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "settings:" + owner)
+            current = await connection.fetchval("SELECT data FROM user_settings WHERE owner = $1", owner)
             merged = merge_patch(_object(current), data) if merge else dict(data)
             await connection.execute(
-                "INSERT INTO settings (id, data, updated_at) VALUES (1, $1, $2) ON CONFLICT (id) "
+                "INSERT INTO user_settings (owner, data, updated_at) VALUES ($1, $2, $3) ON CONFLICT (owner) "
                 "DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at",
+                owner,
                 orjson.dumps(merged).decode(),
                 time.time(),
             )
@@ -216,9 +277,10 @@ class PostgresStore:
 
     async def record_approval(self, approval: PendingApproval) -> None:
         await self._pool.execute(
-            """INSERT INTO approvals (approval_id, block_id, tool_call_id, tool_name, input, status, created_at)
-               VALUES ($1, $2, $3, $4, $5, 'pending', $6)
-               ON CONFLICT (approval_id) DO UPDATE SET block_id = excluded.block_id,
+            """INSERT INTO approvals (approval_id, block_id, tool_call_id, tool_name, input, status, created_at,
+                   owner)
+               VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)
+               ON CONFLICT (approval_id) DO UPDATE SET owner = excluded.owner, block_id = excluded.block_id,
                    tool_call_id = excluded.tool_call_id, tool_name = excluded.tool_name, input = excluded.input,
                    status = 'pending', created_at = excluded.created_at""",
             approval.approval_id,
@@ -227,6 +289,7 @@ class PostgresStore:
             approval.tool_name,
             approval.input_json,
             time.time(),
+            self.owner,
         )
 
     async def take_approval(
@@ -235,12 +298,13 @@ class PostgresStore:
         """The pending request with these ids, marked ``answer`` in the same statement; None if there is none."""
         row = await self._pool.fetchrow(
             """UPDATE approvals SET status = $4
-               WHERE approval_id = $1 AND block_id = $2 AND tool_call_id = $3 AND status = 'pending'
+               WHERE approval_id = $1 AND block_id = $2 AND tool_call_id = $3 AND status = 'pending' AND owner = $5
                RETURNING approval_id, block_id, tool_call_id, tool_name, input""",
             approval_id,
             block_id,
             tool_call_id,
             answer,
+            self.owner,
         )
         if row is None:
             return None

@@ -24,6 +24,7 @@ from backend.web.gateway import (
     answer,
     error_response,
     provider_status,
+    request_retry_headers,
     request_status,
     retry_headers,
     turn_request,
@@ -31,7 +32,8 @@ from backend.web.gateway import (
 
 
 def request_failure(error: RequestError) -> web.Response:
-    return error_response(anthropic_request_error(error.public_message, error.code), request_status(error))
+    body = anthropic_request_error(error.public_message, error.code)
+    return error_response(body, request_status(error), request_retry_headers(error))
 
 
 def provider_failure(error: ChatError | ProviderError) -> web.Response:

@@ -21,7 +21,7 @@ from backend.errors import RequestError
 from backend.messages import ToolDefinition
 from backend.request_limits import check_messages
 from backend.web.app_keys import CHAT, SETTINGS
-from backend.web.common import block_id_from, json_response, read_json
+from backend.web.common import block_id_from, current_user, json_response, read_json
 from backend.web.ops import client_identity
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ def turn_request(
         load_history=body.loadHistory,
         client_id=client_identity(request),
         protocol=protocol_from(request, headers),
+        user=current_user(request),
     )
 
 
@@ -123,7 +124,9 @@ async def follow(request: web.Request, stream: ActiveStream) -> web.StreamRespon
 
 async def resume_chat(request: web.Request) -> web.StreamResponse:
     """What ``useChat({resume: true})`` calls: replay the active stream, or 204 when none."""
-    stream = await request.app[CHAT].resume(block_id_from(request), request.match_info["chat_id"])
+    stream = await request.app[CHAT].resume(
+        current_user(request), block_id_from(request), request.match_info["chat_id"]
+    )
     if stream is None:
         return web.Response(status=204)
     return await follow(request, stream)
@@ -131,7 +134,7 @@ async def resume_chat(request: web.Request) -> web.StreamResponse:
 
 async def stop_chat(request: web.Request) -> web.Response:
     block_id = block_id_from(request)
-    stream = await request.app[CHAT].stop(block_id)
+    stream = await request.app[CHAT].stop(current_user(request), block_id)
     if stream is None:
         return json_response({"stopped": False, "blockId": block_id})
     return json_response({"stopped": True, "blockId": block_id, "messageId": stream.message_id})

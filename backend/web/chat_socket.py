@@ -33,7 +33,7 @@ from backend.errors import ChatwireError, RequestError
 from backend.request_limits import check_json_values, check_messages
 from backend.web.app_keys import CHAT, SETTINGS
 from backend.web.chat import turn_request
-from backend.web.common import block_id_from, json_response
+from backend.web.common import block_id_from, current_user, json_response
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,9 @@ class ChatSocket:
         if last is not None and (not isinstance(last, int) or isinstance(last, bool) or last < 0):
             raise FrameError("lastSequence must be a non-negative integer.")
         chat_id = frame.get("id")
-        stream = await self.request.app[CHAT].resume(self.block_id, chat_id if isinstance(chat_id, str) else "")
+        stream = await self.request.app[CHAT].resume(
+            current_user(self.request), self.block_id, chat_id if isinstance(chat_id, str) else ""
+        )
         if stream is None:
             await self.send({"type": "no-active", "requestId": request_id})
             return
@@ -135,7 +137,7 @@ class ChatSocket:
         """A stop: the answer ends ``interrupted`` and is saved (the transport already forgot the request)."""
         stream = self.streams.get(request_id)
         if stream is not None and not stream.done:
-            await self.request.app[CHAT].stop(stream.block_id)
+            await self.request.app[CHAT].stop(current_user(self.request), stream.block_id)
 
     def follow(self, request_id: str, stream: ActiveStream, position: int) -> None:
         self.streams[request_id] = stream

@@ -18,7 +18,8 @@ from aiohttp import web
 
 from backend.errors import ChatwireError, RequestError
 from backend.request_limits import check_json_values
-from backend.web.app_keys import SETTINGS
+from backend.users import User
+from backend.web.app_keys import SETTINGS, USER
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,10 @@ STATUS_BY_CODE = {
     "rate_limited": 429,
     "too_many_streams": 503,
     "draining": 503,
+    # Issue 19 (docs/security.md): a preset outside the user's allowlist; an admin-only view.
+    "preset_not_allowed": 403,
+    "admin_only": 403,
+    "unauthorized": 401,
 }
 
 
@@ -45,6 +50,13 @@ def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | Non
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **(details or {})}}
+
+
+def current_user(request: web.Request) -> User:
+    """Who is asking: decided once by the security middleware (backend/web/security.py)."""
+    if USER not in request:  # a route the middleware does not authenticate: nobody's data is reachable
+        raise RequestError("Authentication required.", code="unauthorized")
+    return request[USER]
 
 
 def block_id_from(request: web.Request) -> str:

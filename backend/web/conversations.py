@@ -1,4 +1,7 @@
-"""``/api/ai/conversations``: saved UIMessage histories per block, with versions (ETags)."""
+"""``/api/ai/conversations``: saved UIMessage histories per block, with versions (ETags).
+
+Each handler reads and writes through the user's view of the store (``ChatService.store_for``):
+another user's block is, to these handlers, a block that does not exist."""
 
 from __future__ import annotations
 
@@ -8,9 +11,13 @@ from aiohttp import web
 from backend.aisdk.request import parse_ui_messages
 from backend.errors import RequestError
 from backend.request_limits import check_messages
-from backend.storage import VersionConflict
-from backend.web.app_keys import SETTINGS, STORE
-from backend.web.common import block_id_from, json_response, read_json
+from backend.storage import Store, VersionConflict
+from backend.web.app_keys import CHAT, SETTINGS
+from backend.web.common import block_id_from, current_user, json_response, read_json
+
+
+def _store(request: web.Request) -> Store:
+    return request.app[CHAT].store_for(current_user(request))
 
 
 def _etag(version: int) -> str:
@@ -29,7 +36,7 @@ def _expected_version(request: web.Request) -> int | None:
 
 async def get_conversation(request: web.Request) -> web.Response:
     block_id = block_id_from(request)
-    stored = await request.app[STORE].load_conversation(block_id)
+    stored = await _store(request).load_conversation(block_id)
     if stored is None:
         return json_response({"blockId": block_id, "messages": [], "version": 0}, headers={"ETag": _etag(0)})
     # The stored JSON is spliced in as is: the messages come back exactly as saved.
@@ -55,7 +62,7 @@ async def post_conversation(request: web.Request) -> web.Response:
     await check_messages(payload["messages"], request.app[SETTINGS].limits)
     parse_ui_messages(payload["messages"])
     try:
-        version = await request.app[STORE].save_conversation(block_id, payload["messages"], _expected_version(request))
+        version = await _store(request).save_conversation(block_id, payload["messages"], _expected_version(request))
     except VersionConflict as conflict:
         raise RequestError(
             f"Version conflict: the conversation is at version {conflict.current_version}; reload and retry.",
@@ -67,7 +74,7 @@ async def post_conversation(request: web.Request) -> web.Response:
 
 async def delete_conversation(request: web.Request) -> web.Response:
     block_id = block_id_from(request)
-    deleted = await request.app[STORE].delete_conversation(block_id)
+    deleted = await _store(request).delete_conversation(block_id)
     return json_response({"blockId": block_id, "deleted": deleted})
 
 
@@ -84,7 +91,7 @@ def _int_query(request: web.Request, name: str, default: int, maximum: int) -> i
 async def list_conversations(request: web.Request) -> web.Response:
     limit = _int_query(request, "limit", 50, 500)
     offset = _int_query(request, "offset", 0, 10_000_000)
-    items, total = await request.app[STORE].list_conversations(limit, offset)
+    items, total = await _store(request).list_conversations(limit, offset)
     return json_response(
         {
             "conversations": [

@@ -21,7 +21,7 @@ from backend.chat.turn import TurnRequest
 from backend.errors import ErrorCategory, RequestError
 from backend.events import ChatError, ChatEvent
 from backend.gateway.common import GatewayRequest
-from backend.web.common import STATUS_BY_CODE, json_response
+from backend.web.common import STATUS_BY_CODE, current_user, json_response
 from backend.web.ops import client_identity
 
 BLOCK_HEADER = "X-Chatwire-Block"
@@ -64,6 +64,12 @@ def retry_headers(retry_after_seconds: float | None) -> dict[str, str]:
     return {"retry-after": str(max(int(retry_after_seconds + 0.999), 0))}
 
 
+def request_retry_headers(error: RequestError) -> dict[str, str]:
+    """``retry-after`` for a refusal that says when to retry (a rate limit, a draining server)."""
+    retry_after = error.details.get("retryAfterSeconds")
+    return retry_headers(float(retry_after)) if isinstance(retry_after, int | float) else {}
+
+
 def error_response(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> web.Response:
     return json_response(body, status=status, headers=headers)
 
@@ -86,6 +92,7 @@ def turn_request(parsed: GatewayRequest, request: web.Request, front_door: str) 
         tool_choice=parsed.tool_choice,
         parallel_tool_calls=parsed.parallel_tool_calls,
         client_id=client_identity(request),
+        user=current_user(request),
         front_door=front_door,
         resettable=False,  # neither API can take back streamed deltas
     )

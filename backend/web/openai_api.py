@@ -20,12 +20,13 @@ from backend.gateway.errors import openai_provider_error, openai_request_error
 from backend.gateway.openai_encode import ChatCompletionEncoder
 from backend.gateway.openai_request import parse_chat_completion
 from backend.web.app_keys import CHAT
-from backend.web.common import json_response, read_json
+from backend.web.common import current_user, json_response, read_json
 from backend.web.gateway import (
     Wire,
     answer,
     error_response,
     provider_status,
+    request_retry_headers,
     request_status,
     retry_headers,
     turn_request,
@@ -36,7 +37,7 @@ DONE_LINE = b"data: [DONE]\n\n"
 
 def request_failure(error: RequestError) -> web.Response:
     body = openai_request_error(error.public_message, error.code, error.details.get("field"))
-    return error_response(body, request_status(error))
+    return error_response(body, request_status(error), request_retry_headers(error))
 
 
 def provider_failure(error: ChatError | ProviderError) -> web.Response:
@@ -51,7 +52,9 @@ def provider_failure(error: ChatError | ProviderError) -> web.Response:
 async def list_models(request: web.Request) -> web.Response:
     """The ready presets (their provider's key is set), as OpenAI's model list; with an
     ``anthropic-version`` header (the Anthropic SDK sends one), as Anthropic's."""
-    presets = [preset for preset in request.app[CHAT].presets_overview() if preset["apiKeyPresent"]]
+    presets = [
+        preset for preset in request.app[CHAT].presets_overview(current_user(request)) if preset["apiKeyPresent"]
+    ]
     if "anthropic-version" in request.headers:
         data = [
             {

@@ -16,6 +16,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/ai/chat/{block_id}/stop", chat.stop_chat)
     app.router.add_get("/api/ai/chat/{block_id}/{chat_id}/stream", chat.resume_chat)
     app.router.add_get("/api/ai/presets", config.list_presets)
+    app.router.add_get("/api/me", config.me)
+    app.router.add_get("/api/admin/users", config.admin_users)
     app.router.add_get("/api/ai/resolve/{block_id}", config.resolve_preview)
     app.router.add_get("/api/ai/conversations", conversations.list_conversations)
     app.router.add_get("/api/ai/conversations/{block_id}", conversations.get_conversation)

@@ -12,13 +12,16 @@ One middleware, outermost, checks in this order and answers with the usual JSON 
    upgrade counts as state-changing (it starts answers): browsers send ``Origin`` on every
    handshake and no preflight protects it, so without this any page could drive the chat socket
    with the user's cookie (cross-site WebSocket hijacking).
-3. **Authentication** (only with ``--auth-token``): every ``/api/`` and ``/v1/`` request needs
+3. **Authentication** (with ``--auth-token`` or ``--users-file``): every ``/api/`` and ``/v1/`` request needs
    ``Authorization: Bearer <token>`` (OpenAI clients), ``x-api-key: <token>`` (Anthropic clients)
    or the session cookie, compared in constant time; else 401 (on ``/v1/``, in that API's error
    shape). A WebSocket handshake may carry it as the subprotocol ``chatwire.bearer.<token>``
    (browsers cannot set headers on a handshake). The key is Chatwire's own: it is never sent upstream.
    ``GET /?token=<token>`` (any page outside ``/api/``) sets the cookie — HttpOnly,
-   SameSite=Strict — and redirects to the same address without the token.
+   SameSite=Strict — and redirects to the same address without the token. **Who** the request is
+   (issue 19) is decided here and put on the request (``USER``): with a users file, the user whose
+   token hash (or session) matches; otherwise the one implicit user. With a users file,
+   ``/metrics`` is for admins only.
 4. **Content type**: a POST/PUT/PATCH to ``/api/`` or ``/v1/`` with a body that is not ``application/json``
    gets 415. So no "simple" cross-site request (``text/plain`` form posts) reaches a handler, and
    any cross-site ``fetch`` needs a preflight, which only listed origins pass.
@@ -42,6 +45,8 @@ from yarl import URL
 
 from backend.gateway.errors import anthropic_request_error, openai_request_error
 from backend.settings import Settings, is_loopback_host
+from backend.users import IMPLICIT_USER, User, UserDirectory
+from backend.web.app_keys import USER
 from backend.web.common import Handler, error_body, json_response
 
 logger = logging.getLogger(__name__)
@@ -83,15 +88,21 @@ class SecurityPolicy:
     any_host: bool  # ``--allowed-host '*'``: the Host check is off (behind a trusted proxy)
     cors_origins: frozenset[str]
     token: str | None
+    users: UserDirectory | None = None  # with --users-file: whose token (or session) a request carries
+
+    @property
+    def authenticating(self) -> bool:
+        return self.token is not None or self.users is not None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SecurityPolicy:
+    def from_settings(cls, settings: Settings, users: UserDirectory | None = None) -> SecurityPolicy:
         hosts = _default_hosts(settings.host) | {host.lower().strip("[]") for host in settings.allowed_hosts}
         return cls(
             allowed_hosts=frozenset(hosts - {"*"}),
             any_host="*" in hosts,
             cors_origins=frozenset(settings.cors_origins),
             token=settings.auth_token,
+            users=users,
         )
 
     @property
@@ -110,6 +121,25 @@ class SecurityPolicy:
         except ValueError:
             return False
         return host is not None and host.lower().rstrip(".") in self.allowed_hosts
+
+    def identify(self, request: web.Request) -> User | None:
+        """The user the request's credentials name, or None if they name nobody."""
+        if self.users is None:
+            return IMPLICIT_USER if self.authenticated(request) else None
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        for token in (credentials.strip() if scheme.lower() == "bearer" else "", request.headers.get("x-api-key")):
+            user = self.users.by_token(token.strip()) if token else None
+            if user is not None:
+                return user
+        return self.users.by_session(request.cookies.get(SESSION_COOKIE, ""))
+
+    def session_for(self, token: str) -> str | None:
+        """The session cookie for a valid ``/?token=``, else None."""
+        if self.users is not None:
+            return self.users.session_for(token)
+        if self.token is not None and hmac.compare_digest(token.encode(), self.token.encode()):
+            return self.session_value
+        return None
 
     def authenticated(self, request: web.Request) -> bool:
         if self.token is None:
@@ -177,13 +207,14 @@ def _preflight(request: web.Request, policy: SecurityPolicy) -> web.Response:
 
 def _token_login(request: web.Request, policy: SecurityPolicy) -> web.Response:
     """``/?token=…``: a valid token becomes the session cookie, and leaves the address bar."""
-    if policy.token is None or not hmac.compare_digest(request.query["token"].encode(), policy.token.encode()):
+    session = policy.session_for(request.query["token"])
+    if session is None:
         return _forbidden("invalid_token", "The token in the address is not valid.", status=401)
     query = {key: value for key, value in request.query.items() if key != "token"}
     response = web.Response(status=303, headers={"Location": str(request.rel_url.with_query(query))})
     response.set_cookie(
         SESSION_COOKIE,
-        policy.session_value,
+        session,
         httponly=True,
         samesite="Strict",
         secure=request.secure,
@@ -223,19 +254,25 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         )
     gateway = request.path.startswith("/v1/")
     api = gateway or request.path.startswith("/api/")
-    if policy.token is not None:
-        gated = api or request.path in GATED_PATHS
-        if not gated and "token" in request.query and request.method == "GET":
-            return _token_login(request, policy)
-        if gateway and not policy.authenticated(request):
+    gated = api or request.path in GATED_PATHS
+    if not policy.authenticating:
+        request[USER] = IMPLICIT_USER
+    elif not gated and "token" in request.query and request.method == "GET":
+        return _token_login(request, policy)
+    elif gated:
+        user = policy.identify(request)
+        if user is None and gateway:
             return _gateway_unauthorized(request)
-        if gated and not policy.authenticated(request):
+        if user is None:
             return _forbidden(
                 "unauthorized",
                 "Authentication required: send Authorization: Bearer <token> (see docs/security.md).",
                 status=401,
                 headers={"WWW-Authenticate": 'Bearer realm="chatwire"'},
             )
+        if policy.users is not None and request.path in GATED_PATHS and not user.is_admin:
+            return _forbidden("admin_only", "Only an admin may read the metrics of a shared server.")
+        request[USER] = user
     if api and request.method in WITH_BODY and request.body_exists and request.content_type != "application/json":
         return _forbidden(
             "unsupported_media_type",
@@ -254,14 +291,14 @@ async def _cors_headers(request: web.Request, response: web.StreamResponse) -> N
         response.headers.add("Vary", "Origin")
 
 
-def install_security(app: web.Application, settings: Settings) -> None:
+def install_security(app: web.Application, settings: Settings, users: UserDirectory | None = None) -> None:
     """Store the policy, hook the CORS headers, and warn about an unprotected network bind.
 
     The middleware itself is passed to ``web.Application`` (it must be outermost).
     """
-    app[SECURITY] = SecurityPolicy.from_settings(settings)
+    app[SECURITY] = SecurityPolicy.from_settings(settings, users)
     app.on_response_prepare.append(_cors_headers)
-    if settings.auth_token is None and not is_loopback_host(settings.host):
+    if settings.auth_token is None and users is None and not is_loopback_host(settings.host):
         logger.warning(
             "listening on %s WITHOUT authentication (--insecure-no-auth): anyone who can reach this address "
             "can use your API keys and read every conversation",

@@ -11,6 +11,7 @@ beforeEach(() => {
     'GET /api/settings': () =>
       jsonResponse({ 'ui:blocks': [{ id: 'block-1', title: 'Research' }, { id: 'block-2', title: 'Code' }] }),
     'PATCH /api/settings': () => jsonResponse({}),
+    'GET /api/me': () => jsonResponse({ name: 'default', role: 'admin', implicit: true }),
     'GET /api/ai/presets': () =>
       jsonResponse({
         presets: [
@@ -38,6 +39,17 @@ async function sendIn(title: string, text: string) {
 }
 
 describe('App', () => {
+  it('shows who is signed in on a shared server, and nothing for the single implicit user', async () => {
+    server.route('GET /api/me', () => jsonResponse({ name: 'alice', role: 'user', implicit: false }));
+    const { unmount } = render(<App />);
+    expect((await screen.findByLabelText('Signed in as')).textContent).toBe('alice');
+    unmount();
+    server.route('GET /api/me', () => jsonResponse({ name: 'default', role: 'admin', implicit: true }));
+    render(<App />);
+    await screen.findByRole('region', { name: 'Block Research' });
+    expect(screen.queryByLabelText('Signed in as')).toBeNull();
+  });
+
   it('opens the blocks stored in settings side by side', async () => {
     render(<App />);
     expect(await screen.findByRole('region', { name: 'Block Research' })).toBeTruthy();

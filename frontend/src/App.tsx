@@ -1,7 +1,8 @@
 /**
  * The page: a top bar (preset switcher, add block) and the block panes side by side.
  */
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import { getSignedInName } from './api';
 import { addBlock, closeBlock, renameBlock } from './blocks';
 import { BlockPane } from './BlockPane';
 import { Notice } from './Notice';
@@ -18,6 +19,7 @@ export function App() {
   // Keyboard flow: a new block gets the caret; closing one returns focus to "+ block".
   const [focusNewest, setFocusNewest] = useState(false);
   const addButton = useRef<HTMLButtonElement>(null);
+  const signedIn = useSignedInName();
 
   return (
     <div className="app">
@@ -25,6 +27,11 @@ export function App() {
         <h1 className="app-name">chatwire</h1>
         <PresetSwitcher presets={presets} value={urlPreset} onChange={setUrlPreset} />
         <span className="spacer" />
+        {signedIn ? (
+          <span className="signed-in muted" aria-label="Signed in as">
+            {signedIn}
+          </span>
+        ) : null}
         <button
           ref={addButton}
           type="button"
@@ -65,4 +72,20 @@ export function App() {
       </main>
     </div>
   );
+}
+
+/** The signed-in user's name on a shared server (issue 19); null for a single-user server or on error. */
+function useSignedInName(): string | null {
+  const [name, setName] = useState<string | null>(null);
+  useEffect(() => {
+    let current = true;
+    getSignedInName().then(
+      (value) => current && setName(value),
+      () => undefined, // an older server without /api/me: no label
+    );
+    return () => {
+      current = false;
+    };
+  }, []);
+  return name;
 }

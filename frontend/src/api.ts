@@ -146,6 +146,13 @@ export async function getSettings(): Promise<Record<string, unknown>> {
   return isRecord(data) ? data : {};
 }
 
+/** `GET /api/me`: who is signed in (a users-file name), or null for the single implicit user. */
+export async function getSignedInName(): Promise<string | null> {
+  const data = await requestJson('GET', '/api/me');
+  if (!isRecord(data) || data.implicit === true || typeof data.name !== 'string') return null;
+  return data.name;
+}
+
 /** `PATCH /api/settings` with only the keys that changed. */
 export async function patchSettings(changes: Record<string, unknown>): Promise<void> {
   await requestJson('PATCH', '/api/settings', changes);

@@ -101,7 +101,7 @@ def long_answer(tokens: int) -> bytes:
 
 
 async def bench_store(directory: Path) -> None:
-    store = await SqliteStore.open(directory / "bench.sqlite3")
+    store = (await SqliteStore.open(directory / "bench.sqlite3")).for_user("bench")
     messages = conversation(500)
     size = len(json.dumps(messages))
     saves, loads = [], []

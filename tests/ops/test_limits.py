@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from backend.users import IMPLICIT_USER
 from tests.ops.helpers import ops_client, user_message
 from tests.sse import parse_sse
 from tests.upstream import FakeUpstream, Reply
@@ -99,10 +100,10 @@ async def test_limits_on_redis_are_shared_between_workers(redis_url: str) -> Non
 
     preset = Preset("shared", Path("shared.toml"), PresetFile(provider="anthropic", model="m", requests_per_minute=2))
     worker_a, worker_b = (RateLimits(LimitSettings(storage_uri=redis_url)) for _ in range(2))
-    await worker_a.check_request(None, preset)
-    await worker_b.check_request(None, preset)
+    await worker_a.check_request(None, preset, IMPLICIT_USER)
+    await worker_b.check_request(None, preset, IMPLICIT_USER)
     try:
-        await worker_a.check_request(None, preset)
+        await worker_a.check_request(None, preset, IMPLICIT_USER)
     except RequestError as error:
         assert error.code == "rate_limited" and error.details["retryAfterSeconds"] >= 1
     else:

@@ -45,7 +45,7 @@ async def test_follow_from_a_position_on_another_worker(pair: tuple[RedisStreams
         stream.append(b'{"n":3}')
 
     started = await a.start(ActiveStream("blk", "chat", "msg-1"), generation)
-    remote = await b.get("blk")
+    remote = await b.get("default", "blk")
     assert remote is not None and remote is not started and remote.message_id == "msg-1"
     with pytest.raises(StreamBusy) as busy:
         await b.start(ActiveStream("blk", "chat", "msg-2"), generation)
@@ -56,7 +56,7 @@ async def test_follow_from_a_position_on_another_worker(pair: tuple[RedisStreams
     assert chunks == [b'{"n":2}', b'{"n":3}']  # from position 2, then live, then the end
     assert started.task is not None
     await started.task
-    assert await b.get("blk") is None  # ended: unlocked
+    assert await b.get("default", "blk") is None  # ended: unlocked
     assert await a.start(ActiveStream("blk", "chat", "msg-3"), generation) is not None
     go_on.set()
 
@@ -68,11 +68,12 @@ async def test_a_dead_workers_stream_ends_clearly_and_its_block_frees(
     # What a worker killed mid-answer leaves behind: its lock (lapsing without heartbeats) and its
     # chunks so far, without an end.
     keys, client = RedisKeys(), Redis.from_url(redis_url)
-    await client.hset(keys.active("dead"), mapping={"id": "s1", "chat": "c", "message": "msg-9", "started": "1"})
-    await client.pexpire(keys.active("dead"), 500)
+    fields = {"id": "s1", "chat": "c", "message": "msg-9", "started": "1"}
+    await client.hset(keys.active("default:dead"), mapping=fields)
+    await client.pexpire(keys.active("default:dead"), 500)
     await client.xadd(keys.chunks("s1"), {"c": b'{"type":"start"}'}, id="0-1")
     await client.aclose()
-    remote = await b.get("dead")
+    remote = await b.get("default", "dead")
     assert remote is not None
     chunks = [orjson.loads(chunk) for chunk in await collect(remote) if chunk is not None]
     assert chunks == [
@@ -93,8 +94,8 @@ async def leave_orphan(redis_url: str, block: str, stream_id: str, chunks: list[
     """What a worker killed mid-answer leaves: its record and deadline, chunks without an end, no lock."""
     keys, client = RedisKeys(), Redis.from_url(redis_url)
     fields = {"id": stream_id, "chat": "c", "message": "msg-7", "started": "1"}
-    await client.hset(keys.record(block), mapping=fields)
-    await client.zadd(keys.deadlines, {block: 0})
+    await client.hset(keys.record(f"default:{block}"), mapping=fields)
+    await client.zadd(keys.deadlines, {f"default:{block}": 0})
     for index, chunk in enumerate(chunks):
         await client.xadd(keys.chunks(stream_id), {"c": chunk}, id=f"0-{index + 1}")
     await client.aclose()
@@ -114,13 +115,13 @@ async def test_a_dead_workers_answer_is_recovered_once_and_replayed_to_its_end(
     streamed = [b'{"type":"start","messageId":"msg-7"}', b'{"type":"text-start","id":"t"}']
     await leave_orphan(redis_url, "orphan", "s7", streamed)
     # Two workers touch the block at once: one claims and saves it, the other finds nothing to do.
-    results = await asyncio.gather(a.recover("orphan"), b.recover("orphan"))
+    results = await asyncio.gather(a.recover("default", "orphan"), b.recover("default", "orphan"))
     recovered = [result for result in results if result is not None]
     assert len(recovered) == 1 and recovered[0].message_id == "msg-7"
     assert [orphan.chunks for orphan in saved] == [(*streamed, *closing_chunks())]
     # Following it replays what streamed, then the same closing chunks, then ends; the block is free.
     assert [chunk for chunk in await collect(recovered[0]) if chunk is not None] == [*streamed, *closing_chunks()]
-    assert await b.get("orphan") is None and await b.recover("orphan") is None
+    assert await b.get("default", "orphan") is None and await b.recover("default", "orphan") is None
 
 
 async def test_the_sweeper_recovers_an_answer_nobody_touches(

@@ -42,7 +42,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     else:
         server: PostgresServer = request.getfixturevalue("postgres_server")
         opened = await PostgresStore.open(await server.new_database())
-    yield opened
+    yield opened.for_user("alice")  # the contract holds for each user's view (issue 19)
     await opened.close()
 
 
@@ -167,9 +167,9 @@ async def test_postgres_migrations_run_once_when_workers_start_together(postgres
             assert await connection.fetchval("SELECT count(*) FROM chatwire_schema") == len(MIGRATIONS)
         finally:
             await connection.close()
-        await stores[0].save_conversation("b1", MESSAGES)
+        await stores[0].for_user("alice").save_conversation("b1", MESSAGES)
         reopened = await PostgresStore.open(postgres_url)  # a restart keeps the data, migrates nothing
-        stored = await reopened.load_conversation("b1")
+        stored = await reopened.for_user("alice").load_conversation("b1")
         await reopened.close()
         assert stored is not None and stored.version == 1
     finally:

@@ -10,7 +10,7 @@ from backend.storage import ApprovalStore, SqliteStore, Store
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await SqliteStore.open(tmp_path / "db.sqlite3")
+    opened = (await SqliteStore.open(tmp_path / "db.sqlite3")).for_user("default")
     yield opened
     await opened.close()
 

@@ -93,7 +93,7 @@ async def test_closed_tab_keeps_generating_by_default(
     upstream.enqueue(held_reply(release))
     original = await start_chat(chat_client, upstream)
     original.cancel()  # the browser goes away mid-answer
-    stream = await chat_client.app[STREAMS].get("b1")  # type: ignore[index]
+    stream = await chat_client.app[STREAMS].get("default", "b1")  # type: ignore[index]
     assert stream is not None and stream.task is not None
     release.set()
     await asyncio.wait_for(asyncio.shield(stream.task), 10)
@@ -114,7 +114,7 @@ async def test_cancel_on_disconnect_setting_cancels_upstream(
     response = await client.post("/api/ai/chat/b1", json={"messages": [user_message("hi")]})
     await asyncio.wait_for(upstream.stream_started.wait(), 10)
     await response.content.readline()  # the stream is open
-    stream = await client.app[STREAMS].get("b1")
+    stream = await client.app[STREAMS].get("default", "b1")
     assert stream is not None and stream.task is not None
     response.close()  # the tab closes; the next keep-alive write notices
     await asyncio.wait_for(asyncio.gather(stream.task, return_exceptions=True), 10)
