@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatProvenance, formatResolvedFrom, formatUsage, readAnswerMetadata } from './metadata';
+import { formatFallback, formatProvenance, formatResolvedFrom, formatUsage, readAnswerMetadata } from './metadata';
 
 describe('readAnswerMetadata', () => {
   it('reads the server metadata and ignores wrong types', () => {
@@ -43,5 +43,17 @@ describe('formatResolvedFrom', () => {
   it('lists every field for the tooltip', () => {
     expect(formatProvenance({ preset: 'url', model: 'preset' })).toBe('preset=url model=preset');
     expect(formatProvenance('url')).toBeUndefined();
+  });
+});
+
+describe('fallbacks', () => {
+  it("reads the server's fallbackFrom and says which preset failed and why", () => {
+    const metadata = readAnswerMetadata({
+      preset: 'gpt',
+      provider: 'openai-chat',
+      model: 'gpt-4o',
+      fallbackFrom: { preset: 'claude', provider: 'anthropic', model: 'claude-sonnet-5-5', reason: 'overloaded' },
+    });
+    expect(formatFallback(metadata.fallback)).toBe('fallback from claude anthropic/claude-sonnet-5-5 (overloaded)');
   });
 });

@@ -63,7 +63,8 @@ export function readAnswerMetadata(metadata: unknown): AnswerMetadata {
     model: stringOrUndefined(metadata.model),
     resolvedFrom: metadata.resolvedFrom,
     usage: readUsage(metadata.usage),
-    fallback: metadata.fallback ?? undefined,
+    // The server sends `fallbackFrom: {preset, provider, model, reason}` (docs/api.md, "Fallbacks").
+    fallback: metadata.fallbackFrom ?? metadata.fallback ?? undefined,
     createdAt: metadata.createdAt ?? undefined,
   };
 }
@@ -116,9 +117,9 @@ function describeModel(value: Record<string, unknown>): string | undefined {
 }
 
 /**
- * A fallback in words. The server has not fixed its shape yet, so this reads
- * what it can: a plain string; or a record naming what failed (`from`, or
- * preset/provider/model keys) and why (`reason`, `error`, `message`).
+ * A fallback in words. The server's `fallbackFrom` is a record naming the preset
+ * that failed (preset/provider/model keys) and why (`reason`); a plain string or
+ * a record with `from` is read too.
  */
 export function formatFallback(fallback: unknown): string | undefined {
   if (fallback === undefined || fallback === null || fallback === false) return undefined;

@@ -7,11 +7,12 @@ each user are their own namespace, so nothing shows that the other block exists.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from tests.sse import parse_sse, types_of
 from tests.upstream import FakeUpstream, Reply
-from tests.users.conftest import Shared
+from tests.users.conftest import Shared, auth
 from tests.web.test_chat_endpoint import user_message
 from tests.web.test_tools_endpoint import answered
 
@@ -225,3 +226,20 @@ async def test_v1_answers_as_the_user_of_its_key(shared: Shared) -> None:
     metrics = await (await shared.call("root", "GET", "/metrics")).text()
     assert 'chatwire_user_tokens_total{kind="input",user="alice"}' in metrics
     assert 'user="bob"' not in metrics
+
+
+async def test_the_chat_socket_is_the_users(shared: Shared, upstream: FakeUpstream) -> None:
+    """Over the WebSocket transport too: bob can neither resume nor abort alice's live answer."""
+    release = asyncio.Event()
+    upstream.enqueue(Reply.from_case("anthropic", "text_basic", hold_after_events=5, release=release))
+    alice = asyncio.create_task(chat(shared, "alice", "b1"))
+    await asyncio.wait_for(upstream.stream_started.wait(), 10)
+    async with shared.client.ws_connect("/api/ai/chat/b1", headers=auth("bob")) as bob:
+        await bob.send_json({"type": "resume", "requestId": "r1", "id": "chat-1", "headers": {}, "body": {}})
+        assert json.loads((await asyncio.wait_for(bob.receive(), 10)).data) == {"type": "no-active", "requestId": "r1"}
+    async with shared.client.ws_connect("/api/ai/chat/b1", headers=auth("alice")) as own:
+        await own.send_json({"type": "resume", "requestId": "r2", "id": "chat-1", "headers": {}, "body": {}})
+        assert json.loads((await asyncio.wait_for(own.receive(), 10)).data) == {"type": "start", "requestId": "r2"}
+    release.set()
+    chunks, _, done = parse_sse(await alice)
+    assert done and chunks[-1] == {"type": "finish", "finishReason": "stop"}  # bob's socket changed nothing
