@@ -162,7 +162,7 @@ async def test_a_closed_socket_is_a_disconnect(make_client: Callable[..., Any], 
     async with client.ws_connect("/api/ai/chat/b1") as socket:
         await socket.send_json(send_frame("r1"))
         await asyncio.wait_for(upstream.stream_started.wait(), 10)
-        stream = await client.app[STREAMS].get("b1")
+        stream = await client.app[STREAMS].get("default", "b1")
         assert stream is not None and stream.task is not None
     await asyncio.wait_for(asyncio.gather(stream.task, return_exceptions=True), 10)
     release.set()
@@ -179,7 +179,7 @@ async def test_without_cancel_on_disconnect_the_answer_goes_on(
     async with chat_client.ws_connect("/api/ai/chat/b1") as socket:
         await socket.send_json(send_frame("r1"))
         await asyncio.wait_for(upstream.stream_started.wait(), 10)
-        stream = await chat_client.app[STREAMS].get("b1")
+        stream = await chat_client.app[STREAMS].get("default", "b1")
         assert stream is not None and stream.task is not None
     release.set()
     await asyncio.wait_for(asyncio.gather(stream.task, return_exceptions=True), 10)
