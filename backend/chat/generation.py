@@ -24,7 +24,7 @@ from backend.chat.report import AnswerRecorder
 from backend.chat.saving import current_version, save_answer, uninterrupted
 from backend.chat.streams import ActiveStream
 from backend.chat.turn import Turn
-from backend.events import ChatError
+from backend.events import ChatError, ChatEvent
 from backend.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -104,3 +104,30 @@ async def start_version(store: Store, turn: Turn) -> int:
         except Exception:
             logger.exception("saving the conversation of block %s failed", turn.block_id)
     return await current_version(store, turn.block_id)
+
+
+class KeptAnswer:
+    """A stateless front door's answer kept in its block (``TurnRequest.keep_in_block``): its
+    events are folded into the UIMessage as a streamed answer's are, and saved the same way."""
+
+    def __init__(self, turn: Turn, store: Store) -> None:
+        self._turn, self._store = turn, store
+        self._encoder = UIMessageStreamEncoder()
+        self._assembler = turn.assembler()
+        self._assembler.add(self._encoder.start(turn.message_id, turn.metadata))
+        self._base_version = 0
+
+    async def begin(self) -> None:
+        self._base_version = await start_version(self._store, self._turn)
+
+    def add(self, event: ChatEvent) -> None:
+        for chunk in self._encoder.encode(event):
+            self._assembler.add(chunk)
+
+    async def save(self) -> None:
+        if not self._encoder.finished:  # the caller went away mid-answer
+            for chunk in self._encoder.interrupted():
+                self._assembler.add(chunk)
+        answer = [self._assembler.message] if self._assembler.parts else []
+        turn = self._turn
+        await uninterrupted(save_answer(self._store, turn.block_id, turn.history, answer, self._base_version))

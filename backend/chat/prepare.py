@@ -16,6 +16,7 @@ import orjson
 from backend.aisdk.convert import approval_answers, to_model_messages, usage_from_aisdk
 from backend.aisdk.protocol import PROTOCOL_MAJORS, ProtocolMajor
 from backend.aisdk.request import UIMessage
+from backend.aisdk.to_ui import to_ui_messages
 from backend.catalog import PresetCatalog
 from backend.chat.fallbacks import prepare_fallbacks, provider_config
 from backend.chat.history import check_history, check_model_history, merge_with_stored, split_system
@@ -155,6 +156,13 @@ def protocol_major(request: TurnRequest, preset: Preset, settings: Settings) -> 
     )
 
 
+def kept_history(request: TurnRequest) -> list[dict[str, Any]]:
+    """A stateless front door's history as the UIMessages its block keeps (none if not kept)."""
+    if not request.keep_in_block or request.model_messages is None:
+        return []
+    return to_ui_messages(request.model_messages, "gw")
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         settings.retry_attempts, settings.retry_base_delay, settings.retry_max_delay, settings.retry_max_after
@@ -215,14 +223,16 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
         metadata = base_message.get("metadata")
         previous_usage = usage_from_aisdk(metadata.get("usage") if isinstance(metadata, dict) else None)
     return Turn(
-        stateless=request.model_messages is not None,
+        stateless=request.model_messages is not None and not request.keep_in_block,
         front_door=request.front_door,
         resettable=request.resettable,
         block_id=request.block_id,
         chat_id=request.chat_id or request.block_id,
         message_id=messages[-1].id if continuing else new_message_id(),
         metadata=resolved.describe(),
-        history=raw_messages[:-1] if continuing else list(raw_messages),
+        history=kept_history(request)
+        if request.model_messages is not None
+        else (raw_messages[:-1] if continuing else list(raw_messages)),
         base_message=base_message,
         continued=messages[-1] if continuing else None,
         call=call,

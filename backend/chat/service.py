@@ -14,7 +14,7 @@ from typing import Any
 
 from backend.chat.admission import Admission
 from backend.chat.config_views import ConfigViews
-from backend.chat.generation import generate
+from backend.chat.generation import KeptAnswer, generate
 from backend.chat.prepare import TurnServices, prepare_turn
 from backend.chat.recovery import save_orphaned_answer
 from backend.chat.streams import ActiveStream, LiveStreams, StreamBusy
@@ -95,14 +95,22 @@ class ChatService(ConfigViews):
 
     async def run(self, turn: Turn) -> AsyncGenerator[ChatEvent, None]:
         """The chat events of a prepared turn, for a stateless front door that encodes them in its
-        own wire format. Nothing is saved; closing the generator cancels the provider call."""
+        own wire format. Nothing is saved unless the caller asked to keep it in a block; closing
+        the generator cancels the provider call."""
         admitted = self.admission.admitted(turn, turn.charges)
+        kept = None if turn.stateless else KeptAnswer(turn, self.store_for(turn.user))
         try:
+            if kept is not None:
+                await kept.begin()
             async with turn.open_model() as model:
                 async for event in turn.events(model, on_retry=admitted.recorder.retried):
                     admitted.recorder.observe(event)
+                    if kept is not None:
+                        kept.add(event)
                     yield event
         finally:
+            if kept is not None:
+                await kept.save()
             await self.admission.finished(admitted)
 
     async def drain(self, seconds: float, skip: asyncio.Event | None = None) -> None:

@@ -62,6 +62,9 @@ class TurnRequest:
     front_door: str = "chat"
     protocol: int | None = None  # the client's ai major, if the request said (docs/api.md)
     server_tools: bool = True
+    # A stateless front door's caller asked to keep the conversation in ``block_id`` (the UI and
+    # useChat can then open it): the history and the answer are saved there.
+    keep_in_block: bool = False
     # False for a wire that cannot take back streamed output (OpenAI, Anthropic APIs): no retry or
     # fallback after output has started; the error ends the answer instead.
     resettable: bool = True

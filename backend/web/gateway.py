@@ -21,7 +21,7 @@ from backend.chat.turn import TurnRequest
 from backend.errors import ErrorCategory, RequestError
 from backend.events import ChatError, ChatEvent
 from backend.gateway.common import GatewayRequest
-from backend.web.common import STATUS_BY_CODE, current_user, json_response
+from backend.web.common import BLOCK_ID_PATTERN, STATUS_BY_CODE, current_user, json_response
 from backend.web.ops import client_identity
 
 BLOCK_HEADER = "X-Chatwire-Block"
@@ -75,14 +75,15 @@ def error_response(body: dict[str, Any], status: int, headers: dict[str, str] | 
 
 
 def turn_request(parsed: GatewayRequest, request: web.Request, front_door: str) -> TurnRequest:
-    if BLOCK_HEADER in request.headers:
+    block = request.headers.get(BLOCK_HEADER)
+    if block is not None and not BLOCK_ID_PATTERN.match(block):
         raise RequestError(
-            f"{BLOCK_HEADER}: storing a compatible-API conversation in a block is not supported yet; "
-            "these endpoints are stateless (docs/gateway.md).",
-            code="not_supported",
+            f"{BLOCK_HEADER}: use 1-64 characters from A-Z, a-z, 0-9, '_' and '-'.", code="invalid_block_id"
         )
     return TurnRequest(
-        block_id="v1-" + secrets.token_urlsafe(9),  # a block nobody has: no stored settings, nothing saved
+        # Without the header: a block nobody has (no stored settings, nothing saved).
+        block_id=block or "v1-" + secrets.token_urlsafe(9),
+        keep_in_block=block is not None,
         model_messages=parsed.messages,
         url_preset=parsed.model,
         options=parsed.options,

@@ -306,15 +306,78 @@ async def test_auth_token_as_bearer_key_never_forwarded(locked_gateway: Gateway)
     assert AUTH_TOKEN not in json.dumps(upstream_request.headers) + upstream_request.body.decode()
 
 
-async def test_block_header_is_refused_until_storing_exists(gateway: Gateway) -> None:
+async def stored(gateway: Gateway, block: str) -> list[dict[str, Any]]:
+    import aiohttp
+
+    from backend.aisdk.request import parse_ui_messages
+
+    async with aiohttp.ClientSession() as session, session.get(f"{gateway.url}/api/ai/conversations/{block}") as got:
+        messages: list[dict[str, Any]] = (await got.json())["messages"]
+    parse_ui_messages(messages)  # what the web UI and useChat will open must be valid UIMessages
+    return messages
+
+
+async def test_a_block_header_keeps_the_conversation_in_that_block(gateway: Gateway) -> None:
     client = gateway.openai()
-    with pytest.raises(openai.APIStatusError) as caught:
-        await client.chat.completions.create(
+    completion = await client.chat.completions.create(
+        model="claude",
+        messages=HELLO,  # type: ignore[arg-type]
+        extra_headers={"X-Chatwire-Block": "notes"},
+    )
+    messages = await stored(gateway, "notes")
+    assert [message["role"] for message in messages] == ["system", "user", "assistant"]
+    assert messages[1]["parts"] == [{"type": "text", "text": "Say hi in Portuguese"}]
+    answer_text = "".join(part["text"] for part in messages[2]["parts"] if part["type"] == "text")
+    assert answer_text == completion.choices[0].message.content == CLAUDE_TEXT
+    # Without the header nothing is kept anywhere.
+    await client.chat.completions.create(model="claude", messages=HELLO)  # type: ignore[arg-type]
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(f"{gateway.url}/api/ai/conversations") as listed:
+        assert [item["blockId"] for item in (await listed.json())["conversations"]] == ["notes"]
+
+
+async def test_a_kept_tool_round_trip_is_one_assistant_message_with_its_tool_part(gateway: Gateway) -> None:
+    client = gateway.openai()
+    first = await client.chat.completions.create(
+        model="claude-tools",
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER],  # type: ignore[list-item]
+        extra_headers={"X-Chatwire-Block": "trip"},
+    )
+    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    history = [
+        {"role": "user", "content": "Weather in Paris?"},
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": '{"temperature": 18}'},
+    ]
+    await client.chat.completions.create(
+        model="claude-tools",
+        messages=history,  # type: ignore[arg-type]
+        tools=[WEATHER],  # type: ignore[list-item]
+        extra_headers={"X-Chatwire-Block": "trip"},
+    )
+    messages = await stored(gateway, "trip")
+    assert [message["role"] for message in messages] == ["user", "assistant", "assistant"]
+    tool_parts = [part for part in messages[1]["parts"] if part["type"] == "tool-weather"]
+    assert tool_parts == [
+        {
+            "type": "tool-weather",
+            "toolCallId": call.id,
+            "input": json.loads(call.function.arguments),
+            "state": "output-available",
+            "output": '{"temperature": 18}',
+        }
+    ]
+
+
+async def test_a_bad_block_header_is_a_400(gateway: Gateway) -> None:
+    with pytest.raises(openai.BadRequestError):
+        await gateway.openai().chat.completions.create(
             model="claude",
-            messages=HELLO,
-            extra_headers={"X-Chatwire-Block": "notes"},  # type: ignore[arg-type]
+            messages=HELLO,  # type: ignore[arg-type]
+            extra_headers={"X-Chatwire-Block": "../etc"},
         )
-    assert caught.value.status_code == 501
 
 
 async def test_v1_keeps_the_browser_rules(gateway: Gateway) -> None:
