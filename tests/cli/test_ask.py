@@ -95,3 +95,26 @@ def test_a_server_that_is_not_running_gives_one_line_naming_the_url(
     piped = ask(client_env(url, tmp_path / "home"), "hi")
     assert piped.returncode == 1 and piped.stdout == ""
     assert len(piped.stderr.strip().splitlines()) == 1 and url in piped.stderr
+
+
+def test_the_token_goes_with_every_request(stack: Stack, tmp_path: Path) -> None:
+    token = "cli-token-0123456789abcdef"
+    locked = stack.start_app("cli-locked", auth_token=token)
+    try:
+        env = client_env(locked.url, tmp_path / "home")
+        refused = subprocess.run([str(CHATWIRE), "presets"], env=env, capture_output=True, text=True, timeout=30)
+        assert refused.returncode != 0 and "401" in refused.stderr
+        flag = subprocess.run(
+            [str(CHATWIRE), "presets", "--token", token], env=env, capture_output=True, text=True, timeout=30
+        )
+        assert flag.returncode == 0 and "default" in flag.stdout
+        from_env = subprocess.run(
+            [str(CHATWIRE), "ask", "--quiet", "hi"],
+            env={**env, "CHATWIRE_AUTH_TOKEN": token},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert from_env.returncode == 0 and from_env.stdout.startswith("Olá!")
+    finally:
+        stack.stop_app(locked)

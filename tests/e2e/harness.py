@@ -124,10 +124,10 @@ class Stack:
             self._thread.join(10)
         self.loop.close()
 
-    def start_app(self, name: str, frontend_dir: Path = DIST) -> App:
+    def start_app(self, name: str, frontend_dir: Path = DIST, **overrides: Any) -> App:
         data = self.root / "apps" / name
         shutil.rmtree(data, ignore_errors=True)
-        settings = make_settings(data, self.presets_dir, frontend_dir=frontend_dir)
+        settings = make_settings(data, self.presets_dir, frontend_dir=frontend_dir, **overrides)
 
         async def start() -> App:
             runner = web.AppRunner(create_app(settings), handle_signals=False, access_log=None)
