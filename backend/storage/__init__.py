@@ -317,10 +317,12 @@ class SqliteStore:
 
     async def load_conversation(self, block_id: str) -> StoredConversation | None:
         query = "SELECT messages, version, updated_at FROM conversations WHERE owner = ? AND block_id = ?"
-        async with self._db.execute(query, (self.owner, block_id)) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
+        # One round trip to aiosqlite's thread (execute + fetch + close would be three): each costs a
+        # thread handoff, and a chat makes several of these.
+        rows = list(await self._db.execute_fetchall(query, (self.owner, block_id)))
+        if not rows:
             return None
+        row = rows[0]
         return StoredConversation(block_id, row[0].encode(), int(row[1]), float(row[2]))
 
     async def save_conversation(
@@ -332,9 +334,8 @@ class SqliteStore:
         now, owner = time.time(), self.owner
         async with self._write_lock:
             query = "SELECT version FROM conversations WHERE owner = ? AND block_id = ?"
-            async with self._db.execute(query, (owner, block_id)) as cur:
-                row = await cur.fetchone()
-            current = int(row[0]) if row else 0
+            rows = list(await self._db.execute_fetchall(query, (owner, block_id)))
+            current = int(rows[0][0]) if rows else 0
             if expected_version is not None and expected_version != current:
                 raise VersionConflict(current)
             version = current + 1
@@ -375,11 +376,10 @@ class SqliteStore:
     # ---- block metadata and settings (JSON objects) --------------------------------------
 
     async def _load_object(self, query: str, key: tuple[Any, ...]) -> dict[str, Any]:
-        async with self._db.execute(query, key) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
+        rows = list(await self._db.execute_fetchall(query, key))
+        if not rows:
             return {}
-        value: dict[str, Any] = orjson.loads(row[0])
+        value: dict[str, Any] = orjson.loads(rows[0][0])
         return value
 
     async def load_block_meta(self, block_id: str) -> dict[str, Any]:
