@@ -8,6 +8,7 @@ reads only its own key: reasoning from another provider is never replayed as opa
 
 from __future__ import annotations
 
+import binascii
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
@@ -32,7 +33,13 @@ class ReasoningContent:
 
 @dataclass(frozen=True, slots=True)
 class FileContent:
-    """A file the user attached. Exactly one of ``data`` (decoded bytes) and ``url`` is set."""
+    """A file the user attached. Exactly one of ``data`` (bytes), ``base64`` and ``url`` is set.
+
+    ``base64`` is a ``data:`` URL's payload as the client sent it. It is never decoded on the
+    request path: providers that send base64 pass it through (decoding and re-encoding a file at the
+    size limit took over 100 ms of one event-loop step), and it was validated in slices when the
+    request was checked (``request_limits.check_messages``).
+    """
 
     media_type: str
     data: bytes | None = None
@@ -40,6 +47,37 @@ class FileContent:
     filename: str | None = None
     # Where the part sat in the UI history, so an unsupported file can be named in an error.
     part_path: str = ""
+    base64: str | None = None
+
+    @property
+    def inline(self) -> bool:
+        """The file's content travels in the request (not by URL)."""
+        return self.data is not None or self.base64 is not None
+
+    def payload(self) -> bytes:
+        """The decoded bytes (``b""`` for a URL). For providers that cannot take base64 text."""
+        if self.base64 is not None:
+            return binascii.a2b_base64(self.base64)
+        return self.data or b""
+
+    def base64_text(self) -> str:
+        """The content as base64 text: as received when it came so, else encoded once."""
+        if self.base64 is not None:
+            return self.base64
+        return binascii.b2a_base64(self.data or b"", newline=False).decode("ascii")
+
+    def head(self, size: int) -> bytes:
+        """The first ``size`` bytes (at least), decoding only the start of a base64 payload."""
+        if self.base64 is not None:
+            return binascii.a2b_base64(self.base64[: (size + 2) // 3 * 4])
+        return (self.data or b"")[:size]
+
+    def size(self) -> int:
+        """Decoded size in bytes, without decoding."""
+        if self.base64 is not None:
+            text = self.base64
+            return len(text) * 3 // 4 - text[-2:].count("=")
+        return len(self.data or b"")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ tool calls with their results.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from backend.messages import (
@@ -27,7 +26,7 @@ from backend.messages import (
 def _file_part(content: FileContent) -> dict[str, Any]:
     url = content.url
     if url is None:
-        url = f"data:{content.media_type};base64,{base64.b64encode(content.data or b'').decode('ascii')}"
+        url = f"data:{content.media_type};base64,{content.base64_text()}"
     part: dict[str, Any] = {"type": "file", "mediaType": content.media_type, "url": url}
     if content.filename:
         part["filename"] = content.filename

@@ -82,7 +82,7 @@ def check_model_history(messages: tuple[Message, ...], *, allow_system: bool, li
                     details={"field": f"messages[{index}]"},
                 )
     files = [part for message in messages if isinstance(message, UserMessage) for part in message.content]
-    sizes = [len(part.data) for part in files if isinstance(part, FileContent) and part.data is not None]
+    sizes = [part.size() for part in files if isinstance(part, FileContent) and part.inline]
     count = sum(1 for part in files if isinstance(part, FileContent))
     if count > limits.max_file_parts:
         raise too_large(

@@ -12,7 +12,6 @@ Rules (../shared/provider-wire/README.md §1.2 and §1.6, the AI SDK's
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal, TypeAlias, assert_never, cast
@@ -252,13 +251,13 @@ def _file_block(file: FileContent) -> ContentBlockParam:
     if media_type.startswith("image/") or media_type == "image":
         if file.url is not None:
             return {"type": "image", "source": {"type": "url", "url": file.url}}
-        if file.data is not None and media_type in _IMAGE_TYPES:
+        if file.inline and media_type in _IMAGE_TYPES:
             image: ImageBlockParam = {
                 "type": "image",
                 "source": {
                     "type": "base64",
                     "media_type": cast(_ImageType, media_type),
-                    "data": _b64(file.data),
+                    "data": file.base64_text(),
                 },
             }
             return image
@@ -266,12 +265,12 @@ def _file_block(file: FileContent) -> ContentBlockParam:
         if file.url is not None:
             source: dict[str, str] = {"type": "url", "url": file.url}
             return cast(ContentBlockParam, {"type": "document", "source": source, **_title(file)})
-        if file.data is not None:
-            source = {"type": "base64", "media_type": "application/pdf", "data": _b64(file.data)}
+        if file.inline:
+            source = {"type": "base64", "media_type": "application/pdf", "data": file.base64_text()}
             return cast(ContentBlockParam, {"type": "document", "source": source, **_title(file)})
-    elif media_type.startswith("text/") and file.data is not None:
+    elif media_type.startswith("text/") and file.inline:
         # Any text file is sent as a plain-text document (the API's only text source type).
-        text = file.data.decode("utf-8", errors="replace")
+        text = file.payload().decode("utf-8", errors="replace")
         source = {"type": "text", "media_type": "text/plain", "data": text}
         return cast(ContentBlockParam, {"type": "document", "source": source, **_title(file)})
     raise ProviderError.unsupported_input(
@@ -282,10 +281,6 @@ def _file_block(file: FileContent) -> ContentBlockParam:
 
 
 _ImageType: TypeAlias = Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def _title(file: FileContent) -> dict[str, str]:

@@ -273,12 +273,13 @@ def _function_response_part(result: ToolResultContent) -> types.PartDict:
 def _file_part(file: FileContent) -> types.PartDict:
     media_type = file.media_type.split(";", 1)[0].strip().lower()
     if media_type.startswith(_MEDIA_PREFIXES) or media_type in _MEDIA_TYPES:
-        if file.data is not None:
-            return {"inline_data": {"mime_type": media_type, "data": file.data}}
+        if file.inline:
+            # The SDK takes bytes and encodes them itself: a base64 payload is decoded here (docs/benchmarks.md).
+            return {"inline_data": {"mime_type": media_type, "data": file.payload()}}
         if file.url is not None and file.url.startswith(_URL_SCHEMES):
             return {"file_data": {"mime_type": media_type, "file_uri": file.url}}
     raise ProviderError.unsupported_input(
         PROVIDER,
         f"Gemini models cannot read the file at {file.part_path} ({file.media_type}"
-        f"{', by URL' if file.data is None else ''}).",
+        f"{'' if file.inline else ', by URL'}).",
     )

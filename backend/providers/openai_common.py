@@ -7,7 +7,6 @@ vendor vocabulary; nothing outside these three modules imports it.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping
 
@@ -225,14 +224,14 @@ def file_url(content: FileContent) -> str:
     """An http(s) URL as given, or the bytes as a ``data:`` URL."""
     if content.url is not None:
         return content.url
-    return f"data:{full_media_type(content)};base64,{base64.b64encode(content.data or b'').decode('ascii')}"
+    return f"data:{full_media_type(content)};base64,{content.base64_text()}"
 
 
 def full_media_type(content: FileContent) -> str:
     """``image`` alone (the AI SDK allows a top-level type) becomes the sniffed image type."""
     if "/" in content.media_type:
         return content.media_type
-    data = content.data or b""
+    data = content.head(16)
     for magic, media_type in _IMAGE_MAGIC:
         if data.startswith(magic):
             return media_type

@@ -36,6 +36,8 @@ from backend.messages import PendingApproval
 
 # Blocks whose metadata stays cached (a block is a pane: a user has tens, not thousands, open).
 META_CACHE_SIZE = 4096
+# A JSON text above this size is decoded in an event-loop step of its own (``json_text``).
+LARGE_JSON_BYTES = 4 * 1024 * 1024
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -150,6 +152,17 @@ class UnscopedStore(RuntimeError):
 
     def __init__(self) -> None:
         super().__init__("this store is not scoped to a user: use store.for_user(name)")
+
+
+async def json_text(value: Any) -> str:
+    """``value`` as JSON text, the encode and the UTF-8 decode in separate event-loop steps.
+
+    Each is tens of milliseconds for a conversation at the body limit; together they were one
+    stall (tests/bench/loop_block.py)."""
+    data = orjson.dumps(value)
+    if len(data) > LARGE_JSON_BYTES:
+        await asyncio.sleep(0)
+    return data.decode()
 
 
 def summarize(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -329,7 +342,7 @@ class SqliteStore:
         self, block_id: str, messages: list[dict[str, Any]], expected_version: int | None = None
     ) -> int:
         """Replace the conversation; returns the new version. ``expected_version`` 0 = must not exist."""
-        text = orjson.dumps(messages).decode()
+        text = await json_text(messages)
         summary = summarize(messages)
         now, owner = time.time(), self.owner
         async with self._write_lock:

@@ -33,6 +33,7 @@ from backend.storage import (
     UnscopedStore,
     UserUsage,
     VersionConflict,
+    json_text,
     merge_patch,
     summarize,
 )
@@ -182,7 +183,7 @@ class PostgresStore:
         summary = summarize(messages)
         values = (
             block_id,
-            orjson.dumps(messages).decode(),
+            await json_text(messages),
             summary["title"],
             summary["preset"],
             summary["model"],

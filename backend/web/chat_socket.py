@@ -30,7 +30,7 @@ from multidict import CIMultiDict
 from backend.aisdk.request import parse_chat_request
 from backend.chat.streams import ActiveStream
 from backend.errors import ChatwireError, RequestError
-from backend.request_limits import check_json_values, check_messages
+from backend.request_limits import check_messages, parse_json
 from backend.web.app_keys import CHAT, SETTINGS
 from backend.web.chat import turn_request
 from backend.web.common import block_id_from, current_user, json_response
@@ -85,9 +85,8 @@ class ChatSocket:
     async def handle(self, text: str) -> None:
         settings = self.request.app[SETTINGS]
         try:
-            check_json_values(text.encode(), settings.limits)
-            frame = orjson.loads(text)
-        except (RequestError, orjson.JSONDecodeError) as error:
+            frame = await parse_json(text.encode(), settings.limits)
+        except RequestError as error:
             # No request id to answer: the transport cannot correlate it, so the connection ends.
             raise FrameError(f"Invalid frame: {error}") from None
         if not isinstance(frame, dict) or not isinstance(frame.get("requestId"), str):

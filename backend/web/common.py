@@ -8,6 +8,7 @@ with its traceback and answered with a generic 500 that reveals nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from backend.errors import ChatwireError, RequestError
-from backend.request_limits import check_json_values
+from backend.request_limits import parse_json
 from backend.users import User
 from backend.web.app_keys import SETTINGS, USER
 
@@ -78,12 +79,9 @@ async def read_json(request: web.Request) -> Any:
         raise RequestError(f"Request body too large (limit {limit} MB).", code="body_too_large") from None
     if not raw:
         raise RequestError("The request body is empty; send a JSON object.", code="invalid_json")
-    # Parsing is one uninterruptible call: bound its work before it starts (backend/request_limits.py).
-    check_json_values(raw, request.app[SETTINGS].limits)
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise RequestError(f"The request body is not valid JSON: {error}", code="invalid_json") from None
+    # Parsing is one uninterruptible call: its work is bounded before it starts (backend/request_limits.py).
+    await asyncio.sleep(0)  # reading joined the body in this step; the count starts in the next
+    return await parse_json(raw, request.app[SETTINGS].limits)
 
 
 @web.middleware

@@ -35,7 +35,7 @@ def test_file_parts_come_first_and_decode() -> None:
     assert isinstance(user, UserMessage)
     file_part, text_part = user.content
     assert isinstance(file_part, FileContent) and file_part.media_type == "image/png"
-    assert file_part.data is not None and file_part.data.startswith(b"\x89PNG")
+    assert file_part.inline and file_part.payload().startswith(b"\x89PNG")
     assert file_part.part_path == "messages[0].parts[0]"
     assert isinstance(text_part, TextContent)
 

@@ -47,5 +47,5 @@ def test_a_history_survives_the_round_trip_through_ui_messages() -> None:
     ]
     back = to_model_messages(parse_ui_messages(ui))
     file_part = back[1].content[1]  # type: ignore[union-attr]
-    assert isinstance(file_part, FileContent) and file_part.data == b"\x89PNG"
+    assert isinstance(file_part, FileContent) and file_part.payload() == b"\x89PNG"
     assert back[0] == history[0] and back[2:] == history[2:]

@@ -233,3 +233,50 @@ async def test_stop_before_the_first_token_still_ends_the_stream_and_saves(
     saved = await (await chat_client.get("/api/ai/conversations/b1")).json()
     assert [message["role"] for message in saved["messages"]] == ["user"]
     release.set()
+
+
+async def test_a_bad_base64_file_is_a_400_naming_the_part_on_both_endpoints(
+    make_client: Callable[..., Any], upstream: FakeUpstream
+) -> None:
+    # The payload is validated in slices (request_limits.BASE64_SLICE_CHARS): the bad character sits
+    # in the second slice, past the first 1 MiB.
+    payload = base64.b64encode(b"\0" * 1_200_000).decode()
+    broken = payload[:1_500_000] + "@" + payload[1_500_001:]
+    message = {
+        "id": "u1",
+        "role": "user",
+        "parts": [
+            {"type": "text", "text": "look"},
+            {"type": "file", "mediaType": "image/png", "url": f"data:image/png;base64,{broken}"},
+        ],
+    }
+    client = await make_client()
+    for path in ("/api/ai/chat/block-1", "/api/ai/conversations/block-1"):
+        response = await client.post(path, json={"messages": [message]})
+        assert response.status == 400, path
+        error = (await response.json())["error"]
+        assert error["code"] == "invalid_file" and "messages[0].parts[1]" in error["message"]
+    assert upstream.requests == []
+
+
+async def test_a_base64_file_reaches_the_provider_as_sent(
+    make_client: Callable[..., Any], upstream: FakeUpstream
+) -> None:
+    # Passed through, not decoded and re-encoded (messages.FileContent): the same text arrives upstream.
+    payload = base64.b64encode(b"\x89PNG" + bytes(range(256)) * 40).decode()
+    message = {
+        "id": "u1",
+        "role": "user",
+        "parts": [
+            {"type": "text", "text": "look"},
+            {"type": "file", "mediaType": "image/png", "url": f"data:image/png;base64,{payload}"},
+        ],
+    }
+    client = await make_client()
+    response = await client.post("/api/ai/chat/block-1", json={"messages": [message]})
+    assert response.status == 200
+    chunks, _, done = parse_sse(await response.text())
+    assert done and "finish" in types_of(chunks)
+    (request,) = upstream.requests
+    image = request.json()["messages"][0]["content"][0]
+    assert image["source"] == {"type": "base64", "media_type": "image/png", "data": payload}
