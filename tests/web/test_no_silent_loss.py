@@ -278,5 +278,5 @@ async def test_a_base64_file_reaches_the_provider_as_sent(
     chunks, _, done = parse_sse(await response.text())
     assert done and "finish" in types_of(chunks)
     (request,) = upstream.requests
-    image = request.json()["messages"][0]["content"][0]
+    (image,) = [block for block in request.json()["messages"][0]["content"] if block["type"] == "image"]
     assert image["source"] == {"type": "base64", "media_type": "image/png", "data": payload}
