@@ -47,8 +47,11 @@ class RequestLimits:
 
     max_messages: int = 2000
     max_file_parts: int = 50
-    max_file_bytes: int = 20 * 1024 * 1024  # one file, decoded
-    max_total_file_bytes: int = 32 * 1024 * 1024  # all files of a request, decoded
+    # Files travel as base64 (4/3 of their size) inside the body (``--max-body-mb``, 24 MiB): 16 MiB
+    # decoded is what fits with room for the text. The total also bounds a history that
+    # ``loadHistory`` merged from many requests, each within the body limit.
+    max_file_bytes: int = 16 * 1024 * 1024  # one file, decoded
+    max_total_file_bytes: int = 16 * 1024 * 1024  # all files of a request, decoded
     max_json_depth: int = 32
     max_metadata_bytes: int = 64 * 1024
     # Objects, arrays and list separators in one body, counted on the raw bytes before parsing:

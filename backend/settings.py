@@ -92,7 +92,10 @@ class Settings:
     presets_dir: Path = _ROOT / "presets"
     secrets_file: Path | None = None
     frontend_dir: Path = _ROOT / "frontend" / "dist"
-    max_body_bytes: int = 50 * 1024 * 1024
+    # 24 MiB: the largest body whose single uninterruptible steps (the JSON parse, the provider
+    # request's encode) stay under 50 ms of event-loop time on a 2-core machine (docs/benchmarks.md,
+    # tests/bench/loop_block.py). Vercel Functions accept 4.5 MB; Anthropic's API refuses over 32 MB.
+    max_body_bytes: int = 24 * 1024 * 1024
     keepalive_seconds: float = 15.0
     # Issue #5: generation continues when the tab closes, unless this is set.
     cancel_on_disconnect: bool = False
@@ -116,7 +119,10 @@ class Settings:
     # process's concurrent answers, each client's requests per minute (0: off), where rate-limit
     # counts live, and the log line format.
     drain_seconds: float = 20.0
-    max_streams: int = 200
+    # An overload guard, well past what a core holds at a token per 20 ms (~250-500 streams): paced
+    # streams are mostly idle, so past capacity they slow down gradually; refusing at capacity
+    # would turn a busy minute into errors (docs/operations.md).
+    max_streams: int = 2000
     client_requests_per_minute: int = 0
     rate_limit_storage: str = "memory://"
     log_format: Literal["text", "json"] = "text"
@@ -210,7 +216,7 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         type=Path,
         default=Path(env.get(ENVIRONMENT["frontend_dir"], str(_ROOT / "frontend" / "dist"))),
     )
-    parser.add_argument("--max-body-mb", type=float, default=float(env.get(ENVIRONMENT["max_body_mb"], "50")))
+    parser.add_argument("--max-body-mb", type=float, default=float(env.get(ENVIRONMENT["max_body_mb"], "24")))
     parser.add_argument(
         "--keepalive-seconds", type=float, default=float(env.get(ENVIRONMENT["keepalive_seconds"], "15"))
     )
@@ -385,7 +391,7 @@ def _add_operations_arguments(parser: argparse.ArgumentParser, env: Mapping[str,
     parser.add_argument(
         "--max-streams",
         type=int,
-        default=int(env.get(ENVIRONMENT["max_streams"], "200")),
+        default=int(env.get(ENVIRONMENT["max_streams"], "2000")),
         help="concurrent answers in this process; past it, new chats get 503 (0: no limit)",
     )
     parser.add_argument(

@@ -181,7 +181,7 @@ def scenarios() -> dict[str, tuple[str, str, bytes]]:
     many = near_limit(
         lambda n: {"messages": [text_message(i, "word, " * max(1, n // 2000)) for i in range(2000 if n > 2000 else 2)]}
     )
-    image = base64.b64encode(b"\x89PNG" + b"\0" * (19 * 1024 * 1024)).decode()
+    image = base64.b64encode(b"\x89PNG" + b"\0" * (16 * 1024 * 1024 - 1024)).decode()  # max_file_bytes
     files = {
         "messages": [
             {
@@ -200,10 +200,10 @@ def scenarios() -> dict[str, tuple[str, str, bytes]]:
     return {
         "conversation: one text at the limit": ("POST", "/api/ai/conversations/bench-text", one_text),
         "conversation: 2000 messages": ("POST", "/api/ai/conversations/bench-many", many),
-        "conversation: 19 MiB image": ("POST", "/api/ai/conversations/bench-file", file_body),
+        "conversation: 16 MiB image": ("POST", "/api/ai/conversations/bench-file", file_body),
         "settings: object at the limit": ("PUT", "/api/settings", settings),
         "chat: one text at the limit": ("POST", "/api/ai/chat/bench-chat", one_text),
-        "chat: 19 MiB image": ("POST", "/api/ai/chat/bench-chat-file", file_body),
+        "chat: 16 MiB image": ("POST", "/api/ai/chat/bench-chat-file", file_body),
         "chat: 2000 messages": ("POST", "/api/ai/chat/bench-chat-many", many),
         "history: save 1999": ("POST", "/api/ai/conversations/bench-history", json.dumps(history).encode()),
         "chat: loadHistory merge of 1999": (
