@@ -39,6 +39,25 @@ META_CACHE_SIZE = 4096
 # A JSON text above this size is decoded in an event-loop step of its own (``json_text``).
 LARGE_JSON_BYTES = 4 * 1024 * 1024
 
+# Saving a conversation. ``:expected`` None = any version; 0 = must not exist (the SELECT's WHERE lets
+# the insert through, and the update's WHERE refuses an existing row); k > 0 = must be at version k.
+_UPSERT = """INSERT INTO conversations (owner, block_id, messages, version, title, preset, model, message_count,
+        input_tokens, output_tokens, created_at, updated_at)
+    SELECT :owner, :block_id, :messages, 1, :title, :preset, :model, :message_count, :input_tokens,
+        :output_tokens, :now, :now
+    WHERE :expected IS NULL OR :expected = 0
+    ON CONFLICT(owner, block_id) DO UPDATE SET messages = excluded.messages, version = conversations.version + 1,
+        title = excluded.title, preset = excluded.preset, model = excluded.model,
+        message_count = excluded.message_count, input_tokens = excluded.input_tokens,
+        output_tokens = excluded.output_tokens, updated_at = excluded.updated_at
+    WHERE :expected IS NULL
+    RETURNING version"""
+_UPDATE_AT_VERSION = """UPDATE conversations SET messages = :messages, version = version + 1, title = :title,
+        preset = :preset, model = :model, message_count = :message_count, input_tokens = :input_tokens,
+        output_tokens = :output_tokens, updated_at = :now
+    WHERE owner = :owner AND block_id = :block_id AND version = :expected
+    RETURNING version"""
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE conversations (
@@ -345,25 +364,18 @@ class SqliteStore:
         text = await json_text(messages)
         summary = summarize(messages)
         now, owner = time.time(), self.owner
+        values = {"owner": owner, "block_id": block_id, "messages": text, "expected": expected_version, "now": now}
+        values.update(summary)
+        # One statement, so one round trip to aiosqlite's thread (each is a thread handoff, and this
+        # save sits on the path to the first token): the version check is the statement's WHERE.
+        query = _UPDATE_AT_VERSION if expected_version else _UPSERT
         async with self._write_lock:
-            query = "SELECT version FROM conversations WHERE owner = ? AND block_id = ?"
-            rows = list(await self._db.execute_fetchall(query, (owner, block_id)))
-            current = int(rows[0][0]) if rows else 0
-            if expected_version is not None and expected_version != current:
-                raise VersionConflict(current)
-            version = current + 1
-            await self._db.execute(
-                """INSERT INTO conversations (owner, block_id, messages, version, title, preset, model,
-                       message_count, input_tokens, output_tokens, created_at, updated_at)
-                   VALUES (:owner, :block_id, :messages, :version, :title, :preset, :model, :message_count,
-                       :input_tokens, :output_tokens, :now, :now)
-                   ON CONFLICT(owner, block_id) DO UPDATE SET messages = excluded.messages, version = excluded.version,
-                       title = excluded.title, preset = excluded.preset, model = excluded.model,
-                       message_count = excluded.message_count, input_tokens = excluded.input_tokens,
-                       output_tokens = excluded.output_tokens, updated_at = excluded.updated_at""",
-                {"owner": owner, "block_id": block_id, "messages": text, "version": version, "now": now, **summary},
-            )
-        return version
+            rows = list(await self._db.execute_fetchall(query, values))
+            if not rows:
+                query = "SELECT version FROM conversations WHERE owner = ? AND block_id = ?"
+                current = list(await self._db.execute_fetchall(query, (owner, block_id)))
+                raise VersionConflict(int(current[0][0]) if current else 0)
+        return int(rows[0][0])
 
     async def delete_conversation(self, block_id: str) -> bool:
         async with self._write_lock:
