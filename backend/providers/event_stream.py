@@ -2,8 +2,9 @@
 
 Why our own and not the SDK's decoder (a copy of ``httpx-sse``): that one decodes every line to
 ``str``, keeps the raw lines and builds a ``ServerSentEvent`` per event, line by line; this one
-splits the bytes at blank lines and hands the ``data`` bytes straight to ``orjson.loads``. On a
-20,000-event answer it costs about a third of the SDK decoder's time (docs/benchmarks.md).
+splits the bytes at blank lines and hands the ``data`` bytes straight to ``orjson.loads``. Split
+plus JSON parse cost 1.9 µs per event against the SDK decoder's 4.4 µs when each event arrives in
+its own read (a paced model), 1.2 against 4.8 µs when many arrive at once (docs/benchmarks.md).
 
 It follows the parts of the WHATWG event-stream rules a provider stream uses
 (html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation): lines end
