@@ -3,7 +3,10 @@
 1. Conversation save/load of 500 messages, through the store and through HTTP.
 2. 50 concurrent saves to different blocks (latency of each).
 3. The streaming hot path: a long Anthropic answer relayed end to end (real SDK → loop → encoder →
-   SSE), CPU time per token, with the fake upstream in the same process.
+   SSE), CPU time per token, with the fake upstream in the same process; unpaced, paced (2 ms per
+   token, one event per read as from a real model), and the Anthropic provider alone (SDK request,
+   SSE parse, translation) without the rest of the app. ``python -m tests.bench.run stream`` runs
+   only this part.
 4. The live stream in memory vs in Redis (``--redis-url``; a throwaway ``redis-server`` from
    tests/engines.py, skipped when it is not installed), unpaced and paced: the generating worker
    alone, then with a follower on a second worker reading Redis; redis-server's own CPU beside it.
@@ -17,6 +20,7 @@ import json
 import resource
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +29,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from backend.app import create_app
+from backend.messages import TextContent, UserMessage
+from backend.providers.anthropic import create as create_anthropic
+from backend.providers.base import ModelCall, ProviderConfig
 from backend.storage import SqliteStore
 from tests.conftest import make_settings, write_fixture_presets, write_preset
 from tests.engines import RedisServer
@@ -165,6 +172,33 @@ async def bench_stream(client: TestClient[Any, Any], upstream: FakeUpstream, tok
         )
 
 
+async def bench_paced_stream(client: TestClient[Any, Any], upstream: FakeUpstream) -> None:
+    """A paced answer (500 tokens, 2 ms apart): each SSE event arrives in its own read, as from a
+    real model, so the per-event costs (parse, translate, encode, write) are not batched."""
+    await one_stream(client, upstream, 500, 0.002, None)  # warm-up
+    samples = [await one_stream(client, upstream, 500, 0.002, None) for _ in range(5)]
+    print(f"paced stream (500 tokens, 2 ms apart), median of 5: {medians(samples)}")
+
+
+async def bench_provider(upstream: FakeUpstream, tokens: int) -> None:
+    """The Anthropic provider alone: SDK request, SSE parse and translation into provider events
+    (plus the fake upstream's writes, in the same process); no loop, encoder or HTTP server."""
+    config = ProviderConfig(provider="anthropic", credentials={"api_key": "bench"}, base_url=upstream.url)
+    call = ModelCall(model="claude-sonnet-5-5", messages=(UserMessage((TextContent("go"),)),))
+    model = create_anthropic(config)
+    try:
+        samples = []
+        for _ in range(4):
+            upstream.enqueue(Reply.sse(long_answer(tokens)))
+            cpu = time.process_time()
+            count = sum([1 async for _ in model.stream(call)])
+            samples.append((time.process_time() - cpu) / tokens * 1e6)
+            assert count >= tokens
+        print(f"Anthropic provider alone, {tokens} tokens: {statistics.median(samples[1:]):.1f} µs CPU per token")
+    finally:
+        await model.aclose()
+
+
 def process_cpu_seconds(pid: int | None) -> float:
     """Another process's CPU time in seconds (Linux schedstat: nanoseconds, not 10 ms ticks)."""
     if pid is None:
@@ -270,10 +304,11 @@ Side by side with the peers (the SDK floor, the AI SDK on Node), in one run on t
 (docs/benchmarks.md has the last report and how to read it)"""
 
 
-async def main() -> None:
+async def main(only_stream: bool) -> None:
     with tempfile.TemporaryDirectory() as temp:
         directory = Path(temp)
-        await bench_store(directory)
+        if not only_stream:
+            await bench_store(directory)
         async with FakeUpstream() as upstream:
             presets = directory / "presets"
             write_fixture_presets(presets, upstream.url)
@@ -289,14 +324,18 @@ async def main() -> None:
             )
             app = create_app(make_settings(directory, presets))
             async with TestClient(TestServer(app)) as client:
-                await bench_http(client)
+                if not only_stream:
+                    await bench_http(client)
                 await bench_stream(client, upstream, 5000)
+                await bench_paced_stream(client, upstream)
+                await bench_provider(upstream, 20000)
                 await bench_request_overhead(client, upstream)
-            await bench_redis_stream(directory, presets, upstream)
+            if not only_stream:
+                await bench_redis_stream(directory, presets, upstream)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the benchmark process: {peak:.0f} MiB")
     print(PEERS_HINT)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(only_stream=sys.argv[1:] == ["stream"]))

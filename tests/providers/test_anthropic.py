@@ -513,6 +513,75 @@ async def test_preset_headers_are_sent_and_http_date_retry_after_is_read(upstrea
 
 
 # ---------------------------------------------------------------------------------------------
+# Our own parse of the stream (event_stream.py + anthropic_stream.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def _with_extras(body: str) -> str:
+    """``body`` with what a newer API may send: an unknown event, block, delta and citation type,
+    a ping and an SSE comment; all of them must change nothing."""
+    unknown = (
+        ": keep-alive comment\n\n"
+        'event: ping\ndata: {"type": "ping"}\n\n'
+        'event: brand_new_event\ndata: {"type":"brand_new_event","x":1}\n\n'
+        'event: content_block_start\ndata: {"type":"content_block_start","index":9,'
+        '"content_block":{"type":"mystery"}}\n\n'
+        'event: content_block_delta\ndata: {"type":"content_block_delta","index":9,"delta":{"type":"new_delta"}}\n\n'
+        'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"new_delta"}}\n\n'
+        'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+        '"delta":{"type":"citations_delta","citation":{"type":"new_location","cited_text":"x"}}}\n\n'
+        'event: content_block_stop\ndata: {"type":"content_block_stop","index":9}\n\n'
+    )
+    first_delta = body.index("event: content_block_delta")
+    return body[:first_delta] + unknown + body[first_delta:]
+
+
+@pytest.mark.parametrize("variant", ["extras", "crlf", "one event per line"])
+async def test_unknown_types_pings_comments_and_line_ends_change_nothing(upstream: FakeUpstream, variant: str) -> None:
+    body = (FOLDER / "text_basic.sse").read_text()
+    expected = await _run(upstream.base_url("anthropic", "text_basic"), _call())
+    if variant == "extras":
+        changed = _with_extras(body)
+    elif variant == "crlf":
+        changed = body.replace("\n", "\r\n")
+    else:  # an event's `data` split over several lines is joined with LF, still valid JSON
+        changed = body.replace(',"delta":', ',\ndata: "delta":')
+    upstream.enqueue(Reply.sse(changed))
+    assert await _run(upstream.url, _call()) == expected
+    assert len(expected) > 5 and isinstance(expected[-1], Finish)
+
+
+@pytest.mark.parametrize(
+    ("event", "detail"),
+    [
+        ('event: content_block_start\ndata: {"type":"content_block_start","content_block":{"type":"text"}}', "index"),
+        ('event: message_start\ndata: {"type":"message_start","message":{"id":"m"}}', "usage"),
+        ("event: message_start\ndata: {not json", "not JSON"),
+        ("event: error\ndata: ", "Error code: 200"),
+    ],
+)
+async def test_a_malformed_event_is_an_upstream_error(upstream: FakeUpstream, event: str, detail: str) -> None:
+    upstream.enqueue(Reply.sse(event + "\n\n"))
+    with pytest.raises(ProviderError) as caught:
+        await _run(upstream.url, _call())
+    assert caught.value.category == "upstream" and detail in caught.value.detail
+
+
+async def test_a_midstream_error_keeps_the_response_headers_retry_after(upstream: FakeUpstream) -> None:
+    body = b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+    upstream.enqueue(Reply(status=200, headers={"content-type": "text/event-stream", "retry-after": "3"}, body=body))
+    with pytest.raises(ProviderError) as caught:
+        await _run(upstream.url, _call())
+    error = caught.value
+    assert (error.category, error.status, error.detail, error.retry_after_seconds) == (
+        "overloaded",
+        None,
+        "Overloaded",
+        3.0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Cancellation
 # ---------------------------------------------------------------------------------------------
 
