@@ -26,7 +26,7 @@ import orjson
 
 from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import ProviderEvent
-from backend.providers.anthropic_params import AnthropicOptions, to_anthropic_params
+from backend.providers.anthropic_params import AnthropicOptions, AnthropicParams, to_anthropic_params
 from backend.providers.anthropic_stream import (
     StreamTranslator,
     WireEvent,
@@ -59,6 +59,23 @@ _SKIPPED_EVENTS: Final = frozenset({b"", b"ping"})
 # escaping from body iteration (the SDK wraps only the request phase), and a malformed `data:`
 # (orjson.JSONDecodeError is a json.JSONDecodeError).
 _SDK_FAILURES = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError)
+
+
+_JSON_HEADERS: Final = {"Content-Type": "application/json"}
+
+
+def request_body(params: AnthropicParams) -> bytes:
+    """The Messages API body, encoded once by orjson.
+
+    Passed to the SDK as bytes: its own encode (a deep copy of the params, then the standard
+    library's JSON encoder) cost ~0.1 ms per short request and held the event loop for over
+    100 ms on a request at the body limit (docs/benchmarks.md, "Event-loop blocking").
+    ``extra_body`` is merged in, as the SDK would."""
+    fields: dict[str, object] = dict(params)
+    extra = fields.pop("extra_body", None)
+    if isinstance(extra, dict):
+        fields.update(extra)
+    return orjson.dumps(fields)
 
 
 def create(config: ProviderConfig) -> ChatModel:
@@ -114,9 +131,19 @@ class AnthropicModel:
         translator = StreamTranslator()
         parser = EventStreamParser()
         try:
-            # The context closes the response on cancel/aclose as well.
-            async with self._client.messages.with_streaming_response.create(**params) as response:
-                body = response.http_response
+            # The SDK's documented call for a raw request (`client.post`, cast to the HTTP response):
+            # it streams the unread body back. `finally` closes it on cancel/aclose as well.
+            body = cast(
+                httpx2.Response,
+                await self._client.post(
+                    "/v1/messages",
+                    cast_to=httpx2.Response,
+                    content=request_body(params),
+                    options={"headers": _JSON_HEADERS},
+                    stream=True,
+                ),
+            )
+            try:
                 async for chunk in body.aiter_bytes():
                     for name, data in parser.feed(chunk):
                         for provider_event in _translate(translator, name, data, body):
@@ -124,6 +151,8 @@ class AnthropicModel:
                 for name, data in parser.finish():
                     for provider_event in _translate(translator, name, data, body):
                         yield provider_event
+            finally:
+                await body.aclose()
         except _SDK_FAILURES as exc:
             raise map_anthropic_error(exc, secrets=self._secrets) from exc
         if not translator.finished:

@@ -216,7 +216,11 @@ async def test_text_events_and_request(upstream: FakeUpstream) -> None:
         {"type": "text", "text": "You are a helpful assistant", "cache_control": {"type": "ephemeral"}}
     ]
     assert sent["temperature"] == 0.3  # through extra_body: SDK 2.12 has no parameter for it
-    assert "thinking" not in sent and "tools" not in sent and "top_p" not in sent
+    assert "thinking" not in sent and "tools" not in sent and "top_p" not in sent and "extra_body" not in sent
+    # Encoded by us (anthropic.request_body), sent by the SDK with its headers.
+    headers = {name.lower(): value for name, value in upstream.requests[0].headers.items()}
+    assert headers["content-type"] == "application/json"
+    assert headers["anthropic-version"] and headers["authorization"] == f"Bearer {API_KEY}"
 
 
 async def test_cache_usage_counts_cached_tokens_into_the_prompt_total(upstream: FakeUpstream) -> None:
