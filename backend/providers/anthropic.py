@@ -4,15 +4,15 @@ Outline (as every provider): ``create`` → ``AnthropicModel.stream`` → ``to_a
 (in ``anthropic_params.py``) → ``StreamTranslator`` (in ``anthropic_stream.py``) →
 ``map_anthropic_{stop_reason,usage}`` (there too) and ``map_anthropic_error`` (here).
 
-The request is the SDK's (auth, base URL, headers, timeouts, the pooled connection, error statuses
-→ its exceptions), made with ``client.post(cast_to=httpx.Response, stream=True)``: the SDK's raw-request API, which
-hands back the open HTTP response instead of an event iterator; the body is encoded by orjson
-(``request_body``). We split
-the body's SSE ourselves (``event_stream.py``) and translate ``orjson`` dicts. The SDK's own
-iterator built a pydantic model per event, the largest per-token cost (docs/benchmarks.md). Its
-``.stream()`` helper is dearer still: it re-accumulates a snapshot on every delta. Wire reference:
-../shared/provider-wire/README.md §1; metadata shapes follow the AI SDK's Anthropic provider
-(``packages/anthropic/src/anthropic-language-model.ts``). See docs/providers/anthropic.md.
+The request is the SDK's (auth, base URL, headers, timeouts, the pooled connection, error statuses →
+its exceptions), made with ``client.post(cast_to=httpx.Response, stream=True)``: the SDK's raw-
+request API, which hands back the open HTTP response instead of an event iterator; the body is
+encoded by orjson (``request_body``). We split the body's SSE ourselves (``event_stream.py``) and
+translate ``orjson`` dicts. The SDK's own iterator built a pydantic model per event, the largest
+per-token cost (docs/benchmarks.md). Its ``.stream()`` helper is dearer still: it re-accumulates a
+snapshot on every delta. Wire reference: ../shared/provider-wire/README.md §1; metadata shapes
+follow the AI SDK's Anthropic provider (``packages/anthropic/src/anthropic-language-model.ts``). See
+docs/providers/anthropic.md.
 """
 
 from __future__ import annotations
