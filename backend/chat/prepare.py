@@ -7,6 +7,7 @@ wrong here is a ``RequestError`` (a front door answers it before a stream starts
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,6 +170,21 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     )
 
 
+# Messages validated per event-loop step: a history at max_messages (2000) took ~20 ms to
+# validate and as long to convert, in one step (tests/bench/loop_block.py).
+PACED_MESSAGES = 500
+
+
+async def validate_paced(raw_messages: list[dict[str, Any]]) -> list[UIMessage]:
+    """``UIMessage`` models for a raw history, yielding to the event loop between batches."""
+    messages: list[UIMessage] = []
+    for start in range(0, len(raw_messages), PACED_MESSAGES):
+        if start:
+            await asyncio.sleep(0)
+        messages.extend(UIMessage.model_validate(message) for message in raw_messages[start : start + PACED_MESSAGES])
+    return messages
+
+
 async def prepare_turn(services: TurnServices, request: TurnRequest, new_message_id: Callable[[], str]) -> Turn:
     settings, store, user = services.settings, services.store.for_user(request.user.name), request.user
     layers = await request_layers(
@@ -185,13 +201,15 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
             raw_messages = merge_with_stored(orjson.loads(stored.messages_json), raw_messages)
     # The merged history's size, and its system messages (the rule of options.system).
     check_history(raw_messages, allow_system=preset.file.allow_system_override, limits=settings.limits)
-    messages = [UIMessage.model_validate(message) for message in raw_messages]
+    messages = await validate_paced(raw_messages)
     continuing = bool(messages) and messages[-1].role == "assistant"
     before = messages[:-1] if continuing else messages
     if request.model_messages is not None:
         check_model_history(
             request.model_messages, allow_system=preset.file.allow_system_override, limits=settings.limits
         )
+    if len(messages) > PACED_MESSAGES:
+        await asyncio.sleep(0)  # validation and conversion of a long history: each a step of its own
     neutral = request.model_messages if request.model_messages is not None else to_model_messages(before)
     system, model_messages = split_system(neutral, resolved.system)
     tools = await select_server_tools(services.tools, services.mcp, preset) if request.server_tools else []

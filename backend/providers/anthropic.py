@@ -17,6 +17,7 @@ docs/providers/anthropic.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final, cast
@@ -63,6 +64,7 @@ _SDK_FAILURES = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeErro
 
 
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
+_LARGE_BODY_BYTES: Final = 4 * 1024 * 1024
 
 
 def request_body(params: AnthropicParams) -> bytes:
@@ -134,12 +136,15 @@ class AnthropicModel:
         try:
             # The SDK's documented call for a raw request (`client.post`, cast to the HTTP response):
             # it streams the unread body back. `finally` closes it on cancel/aclose as well.
+            content = request_body(params)
+            if len(content) > _LARGE_BODY_BYTES:
+                await asyncio.sleep(0)  # the encode and the send of a large request: a step each
             body = cast(
                 httpx2.Response,
                 await self._client.post(
                     "/v1/messages",
                     cast_to=httpx2.Response,
-                    content=request_body(params),
+                    content=content,
                     options={"headers": _JSON_HEADERS},
                     stream=True,
                 ),

@@ -85,7 +85,7 @@ class SlowSteps:
             return
         text = io.StringIO()
         pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(6)
-        rows = [line.strip() for line in text.getvalue().splitlines() if "(" in line and "ncalls" not in line]
+        rows = [line.strip() for line in text.getvalue().splitlines() if line.strip()[:1].isdigit() and "}" in line or ".py:" in line]
         self.records.extend(f"      {row[:190]}" for row in rows[:6])
 
 
@@ -165,15 +165,25 @@ def text_message(index: int, text: str) -> dict[str, Any]:
 
 
 def near_limit(build: Callable[[int], dict[str, Any]]) -> bytes:
-    """The largest body ``build(n)`` makes under the limit (n grows until it would not fit)."""
+    """The largest body ``build(n)`` makes under the limit: n doubles until it would not fit, then
+    a bisection closes in on the limit (within 1/64 of the last doubling)."""
     limit = BODY_LIMIT_BYTES - 1024
     size = 1024
     body = json.dumps(build(size)).encode()
     while True:
         bigger = json.dumps(build(size * 2)).encode()
         if len(bigger) > limit:
-            return body
+            break
         size, body = size * 2, bigger
+    low, high = size, size * 2
+    while high - low > size // 64:
+        middle = (low + high) // 2
+        candidate = json.dumps(build(middle)).encode()
+        if len(candidate) > limit:
+            high = middle
+        else:
+            low, body = middle, candidate
+    return body
 
 
 def scenarios() -> dict[str, tuple[str, str, bytes]]:
