@@ -42,8 +42,8 @@ from backend.events import (
     ToolOutput,
     Usage,
 )
-from backend.providers.anthropic_params import AnthropicOptions, to_anthropic_params
-from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec
+from backend.providers.anthropic_params import to_anthropic_params
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.shared import SourceList, connection_limits, retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
@@ -86,9 +86,6 @@ async def count_tokens(config: ProviderConfig, call: ModelCall) -> int:
     finally:
         await model.aclose()
     return result.input_tokens
-
-
-SPEC = ProviderSpec(name=PROVIDER, create=create, options=AnthropicOptions, table=PROVIDER, count_tokens=count_tokens)
 
 
 class AnthropicModel:
