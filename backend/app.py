@@ -15,7 +15,6 @@ from backend.chat.model_pool import ModelPool
 from backend.chat.prepare import TurnServices
 from backend.chat.preset_reload import poll_presets, reload_once
 from backend.chat.rate_limits import LimitSettings, RateLimits
-from backend.chat.redis_streams import RedisStreams
 from backend.chat.service import ChatService
 from backend.chat.streams import InMemoryStreams, LiveStreams
 from backend.errors import ConfigError
@@ -24,7 +23,6 @@ from backend.observability.logs import AnswerLog
 from backend.observability.metrics import Metrics
 from backend.settings import Settings
 from backend.storage import SqliteStore, Store
-from backend.storage.postgres import PostgresStore
 from backend.tools.builtins import default_registry
 from backend.tools.mcp_bridge import McpManager
 from backend.users import UserDirectory, UsersFileError
@@ -40,6 +38,9 @@ logger = logging.getLogger(__name__)
 async def open_store(settings: Settings) -> Store:
     """PostgreSQL with ``--database-url``, else the SQLite file in the data dir (docs/scaling.md)."""
     if settings.database_url:
+        # Imported only when configured: asyncpg costs ~15 MB a SQLite server never needs.
+        from backend.storage.postgres import PostgresStore
+
         return await PostgresStore.open(settings.database_url)
     return await SqliteStore.open(settings.database_path)
 
@@ -47,6 +48,9 @@ async def open_store(settings: Settings) -> Store:
 async def open_streams(settings: Settings) -> LiveStreams:
     """Redis with ``--redis-url``, else this process's memory (docs/scaling.md)."""
     if settings.redis_url:
+        # Imported only when configured: redis-py costs ~20 MB an in-memory server never needs.
+        from backend.chat.redis_streams import RedisStreams
+
         return await RedisStreams.open(
             settings.redis_url,
             lock_seconds=settings.stream_lock_seconds,

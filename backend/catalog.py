@@ -21,6 +21,7 @@ class PresetCatalog:
         self.directory = directory
         self.known_tools = known_tools
         self.presets: dict[str, Preset] = load_presets(directory, known_tools)
+        _load_providers(self.presets)
         # Why the last reload failed (the previous presets stay in use), for the readiness check.
         self.last_error: str | None = None
         self._fingerprint = self._scan()
@@ -38,6 +39,7 @@ class PresetCatalog:
             logger.error("preset reload failed, keeping the previous presets: %s", error.public_message)
             self.last_error = error.public_message
             return False
+        _load_providers(presets)
         self.presets = presets
         self.last_error = None
         self._fingerprint = self._scan()
@@ -48,3 +50,11 @@ class PresetCatalog:
         if self._scan() == self._fingerprint:
             return False
         return self.reload()
+
+
+def _load_providers(presets: dict[str, Preset]) -> None:
+    """Import the SDK of every provider the presets name, and only those (docs/benchmarks.md:
+    each SDK costs 50-70 MB). Done here, when presets are loaded, so the seconds it takes are not
+    spent in the middle of a provider's first answer, with every other stream waiting."""
+    for spec in {preset.spec.name: preset.spec for preset in presets.values()}.values():
+        spec.load()

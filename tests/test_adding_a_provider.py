@@ -72,9 +72,9 @@ def add_echo_provider(package: Path) -> None:
     registry = package / "providers" / "registry.py"
     text = registry.read_text()
     edited = text.replace(
-        "from backend.providers import anthropic, google, openai_chat, openai_responses\n",
-        "from backend.providers import anthropic, echo, google, openai_chat, openai_responses\n",
-    ).replace("google.SPEC)", "google.SPEC, echo.SPEC)")
+        "from backend.providers import anthropic_spec, google_spec, openai_chat_spec, openai_responses_spec\n",
+        "from backend.providers import anthropic_spec, echo, google_spec, openai_chat_spec, openai_responses_spec\n",
+    ).replace("google_spec.SPEC,\n", "google_spec.SPEC,\n    echo.SPEC,\n")
     assert edited.count("echo") == 2, "the registry's shape changed: update this test and the docs"
     registry.write_text(edited)
 

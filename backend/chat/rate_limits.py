@@ -16,16 +16,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import NoReturn
-
-from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.aio.strategies import FixedWindowRateLimiter
-from limits.storage import storage_from_string
+from typing import TYPE_CHECKING, NoReturn
 
 from backend.errors import RequestError
 from backend.messages import AssistantMessage, Message, SystemMessage, TextContent, ToolMessage, UserMessage
 from backend.presets import Preset
 from backend.users import User
+
+if TYPE_CHECKING:  # imported with the first limit that is set (~14 MB a server without limits never pays)
+    from limits import RateLimitItem
+    from limits.aio.strategies import FixedWindowRateLimiter
 
 CHARACTERS_PER_TOKEN = 4
 
@@ -69,13 +69,30 @@ def estimate_tokens(system: str | None, messages: tuple[Message, ...]) -> int:
     return characters // CHARACTERS_PER_TOKEN + 1
 
 
+def _per_minute(amount: int) -> RateLimitItem:
+    from limits import RateLimitItemPerMinute
+
+    return RateLimitItemPerMinute(amount)
+
+
 class RateLimits:
     def __init__(self, settings: LimitSettings) -> None:
         self.settings = settings
-        uri = settings.storage_uri if settings.storage_uri.startswith("async+") else f"async+{settings.storage_uri}"
-        # redis-py is already here for the live streams; `limits` would otherwise want coredis.
-        options = {"implementation": "redispy"} if uri.startswith(("async+redis", "async+rediss")) else {}
-        self._limiter = FixedWindowRateLimiter(storage_from_string(uri, **options))
+        self._built: FixedWindowRateLimiter | None = None
+
+    @property
+    def _limiter(self) -> FixedWindowRateLimiter:
+        """Built when a limit is first charged: only then is ``limits`` imported."""
+        if self._built is None:
+            from limits.aio.strategies import FixedWindowRateLimiter
+            from limits.storage import storage_from_string
+
+            given = self.settings.storage_uri
+            uri = given if given.startswith("async+") else f"async+{given}"
+            # redis-py is already here for the live streams; `limits` would otherwise want coredis.
+            options = {"implementation": "redispy"} if uri.startswith(("async+redis", "async+rediss")) else {}
+            self._built = FixedWindowRateLimiter(storage_from_string(uri, **options))
+        return self._built
 
     def check_streams(self, active: int) -> None:
         if self.settings.max_streams and active >= self.settings.max_streams:
@@ -89,13 +106,13 @@ class RateLimits:
         """Charge one request to the client, the preset and the user (``RequestError`` when over)."""
         charges: list[_Charge] = []
         if client_id is not None and self.settings.client_requests_per_minute:
-            item = RateLimitItemPerMinute(self.settings.client_requests_per_minute)
+            item = _per_minute(self.settings.client_requests_per_minute)
             charges.append(_Charge(item, ("client", client_id), 1, "client requests per minute"))
         if preset.file.requests_per_minute:
-            item = RateLimitItemPerMinute(preset.file.requests_per_minute)
+            item = _per_minute(preset.file.requests_per_minute)
             charges.append(_Charge(item, ("preset", preset.name), 1, f"requests per minute of preset '{preset.name}'"))
         if user.requests_per_minute:
-            item = RateLimitItemPerMinute(user.requests_per_minute)
+            item = _per_minute(user.requests_per_minute)
             charges.append(_Charge(item, ("user", user.name), 1, f"requests per minute of user '{user.name}'"))
         await self._charge(charges)
 
@@ -106,7 +123,7 @@ class RateLimits:
             (("user-tokens", user.name), user.tokens_per_minute, f"tokens per minute of user '{user.name}'"),
         )
         charges = [
-            _Charge(RateLimitItemPerMinute(budget), scope, min(estimate, budget), what)
+            _Charge(_per_minute(budget), scope, min(estimate, budget), what)
             for scope, budget, what in budgets
             if budget
         ]
@@ -115,12 +132,14 @@ class RateLimits:
 
     async def correct_tokens(self, charge: TokenCharge, actual: int) -> None:
         """Replace the estimate with what the answer really used (up or down)."""
-        item = RateLimitItemPerMinute(charge.per_minute)
+        item = _per_minute(charge.per_minute)
         delta = actual - charge.estimate
         if delta:
             await self._limiter.storage.incr(item.key_for(*charge.scope), item.get_expiry(), amount=delta)
 
     async def _charge(self, charges: list[_Charge]) -> None:
+        if not charges:
+            return
         # ``test`` every budget first: a refused request must not use up the window of any.
         for charge in charges:
             if not await self._limiter.test(charge.item, *charge.key, cost=charge.cost):

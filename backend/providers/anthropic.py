@@ -28,14 +28,14 @@ import orjson
 
 from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import ProviderEvent
-from backend.providers.anthropic_params import AnthropicOptions, AnthropicParams, to_anthropic_params
+from backend.providers.anthropic_params import AnthropicParams, to_anthropic_params
 from backend.providers.anthropic_stream import (
     StreamTranslator,
     WireEvent,
     map_anthropic_stop_reason,
     map_anthropic_usage,
 )
-from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.event_stream import EventStreamParser
 from backend.providers.shared import connection_limits, retry_after_seconds
 from backend.providers.tls import shared_tls_context
@@ -101,9 +101,6 @@ async def count_tokens(config: ProviderConfig, call: ModelCall) -> int:
     finally:
         await model.aclose()
     return result.input_tokens
-
-
-SPEC = ProviderSpec(name=PROVIDER, create=create, options=AnthropicOptions, table=PROVIDER, count_tokens=count_tokens)
 
 
 class AnthropicModel:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, Literal, TypeAlias, assert_never, cast
+from typing import Final, Literal, TypeAlias, assert_never, cast
 
 from anthropic.types import (
     CacheControlEphemeralParam,
@@ -29,7 +29,6 @@ from anthropic.types import (
     ToolUnionParam,
 )
 from anthropic.types.message_create_params import MessageCreateParamsStreaming
-from pydantic import BaseModel, ConfigDict, Field
 
 from backend.errors import ProviderError
 from backend.events import JsonValue
@@ -47,20 +46,8 @@ from backend.messages import (
     ToolResultContent,
     UserMessage,
 )
+from backend.providers.anthropic_spec import PROVIDER, AnthropicOptions
 from backend.providers.base import ModelCall, read_options
-
-PROVIDER: Final = "anthropic"
-
-
-class AnthropicOptions(BaseModel):
-    """The ``[anthropic]`` table of a preset."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    prompt_caching: bool = True
-    thinking_display: Literal["summarized", "omitted"] | None = None
-    # Tools Anthropic runs itself (e.g. {type = "web_search_20250305", name = "web_search"}), passed as written.
-    server_tools: list[dict[str, Any]] = Field(default_factory=list)
-
 
 _MINIMUM_THINKING_BUDGET: Final = 1024  # types/thinking_config_enabled_param.py
 _IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})

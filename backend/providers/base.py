@@ -1,7 +1,9 @@
 """The seam every provider plugs into.
 
-A provider module exports one :class:`ProviderSpec` (``SPEC``: its name, ``create``, its
-options model and the secrets it needs), listed in ``registry.py``.
+A provider's spec module exports one :class:`ProviderSpec` (``SPEC``: its name, ``create``, its
+options model and the secrets it needs), listed in ``registry.py``. The spec module must not import
+the provider's SDK: ``create`` imports the implementation on first use, so a server loads only
+the SDKs its presets name (docs/architecture.md, "Adding a provider").
 ``ChatModel.stream(call)`` performs **one** model call (one step) and yields provider events
 (``backend.events``); it raises :class:`backend.errors.ProviderError` for every failure, before
 or during the stream. It never retries (the loop owns the retry policy, so the SDK clients are
@@ -127,7 +129,9 @@ class ProviderSpec:
     preset table named ``table`` (``[anthropic]``), strictly; ``credentials`` names the secrets
     a client needs, each found through the preset (``api_key_env``, or ``[credentials_env]``).
     ``count_tokens``, where the provider's API can count a call's input tokens without running
-    it, does that (raising only ``ProviderError``); ``None`` means it cannot.
+    it, does that (raising only ``ProviderError``); ``None`` means it cannot. ``load`` imports
+    what ``create`` needs (the SDK, seconds and tens of MB), so a server can pay for it when a
+    preset names the provider rather than in the middle of its first answer.
     """
 
     name: str
@@ -136,6 +140,7 @@ class ProviderSpec:
     table: str
     credentials: tuple[str, ...] = ("api_key",)
     count_tokens: Callable[[ProviderConfig, ModelCall], Awaitable[int]] | None = None
+    load: Callable[[], None] = lambda: None  # a provider without an SDK has nothing to load
 
 
 def read_options(call: ModelCall, provider: str, options: type[OptionsT]) -> OptionsT:

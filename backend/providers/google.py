@@ -40,14 +40,9 @@ from backend.events import (
     ToolInputStart,
     Usage,
 )
-from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec
-from backend.providers.google_params import (
-    DEFAULT_API_VERSION,
-    PROVIDER,
-    GoogleOptions,
-    to_google_config,
-    to_google_contents,
-)
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig
+from backend.providers.google_params import to_google_config, to_google_contents
+from backend.providers.google_spec import DEFAULT_API_VERSION, PROVIDER
 from backend.providers.shared import OpenPart, SourceList, new_tool_call_id, retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
@@ -101,9 +96,6 @@ _RETRY_DELAY: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 def create(config: ProviderConfig) -> ChatModel:
     """Build a Gemini client for ``config`` (close it with ``aclose``)."""
     return GoogleModel(config)
-
-
-SPEC = ProviderSpec(name=PROVIDER, create=create, options=GoogleOptions, table=PROVIDER)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,10 +24,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from typing import Final, Literal, assert_never
+from typing import Final, assert_never
 
 from google.genai import types
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from backend.errors import ProviderError
 from backend.events import JsonValue, ProviderMetadata
@@ -47,24 +46,7 @@ from backend.messages import (
     UserMessage,
 )
 from backend.providers.base import ModelCall, ThinkingSettings, read_options
-
-PROVIDER: Final = "google"
-DEFAULT_API_VERSION: Final = "v1beta"
-
-
-class GoogleOptions(BaseModel):
-    """The ``[google]`` table of a preset."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    api_version: str = DEFAULT_API_VERSION
-    # Wins over budget_tokens and effort (the API takes one of them).
-    thinking_level: Literal["MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"] | None = None
-
-    @field_validator("thinking_level", mode="before")
-    @classmethod
-    def _any_case(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
+from backend.providers.google_spec import DEFAULT_API_VERSION, PROVIDER, GoogleOptions
 
 # The wire string must be exactly "skip_thought_signature_validator". The SDK holds signatures as
 # bytes and sends them URL-safe base64 encoded, and this string is valid URL-safe base64 (32

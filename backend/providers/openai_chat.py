@@ -21,13 +21,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import openai
 from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
-from pydantic import BaseModel, ConfigDict, Field
 
 from backend.errors import ProviderError
 from backend.events import (
@@ -42,16 +41,8 @@ from backend.events import (
     ToolInputStart,
     Usage,
 )
-from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec, read_options
-from backend.providers.openai_chat_input import (
-    METADATA_KEY,
-    PROVIDER,
-    EmptyContent,
-    MessageRules,
-    ReasoningField,
-    SystemPlacement,
-    to_openai_chat_messages,
-)
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig, read_options
+from backend.providers.openai_chat_input import METADATA_KEY, to_openai_chat_messages
 from backend.providers.openai_chat_output import (
     groq_usage,
     legacy_function_call,
@@ -59,62 +50,22 @@ from backend.providers.openai_chat_output import (
     map_openai_chat_usage,
     merge_reasoning_detail,
 )
+from backend.providers.openai_chat_spec import PROVIDER, ForcedTool, OpenAIChatOptions
 from backend.providers.openai_common import create_client, map_openai_error
 from backend.providers.shared import OpenPart, SourceList, new_tool_call_id
 
 __all__ = [
     "METADATA_KEY",
     "PROVIDER",
-    "SPEC",
     "OpenAIChatModel",
-    "OpenAIChatOptions",
     "create",
     "to_openai_chat_params",
 ]
 
 
-class ForcedTool(BaseModel):
-    """``tool_choice = { name = "weather" }``: the model must call this tool."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(min_length=1)
-
-
-class OpenAIChatOptions(BaseModel):
-    """The ``[openai-chat]`` table of a preset. ``max_tokens_field``: ``max_completion_tokens`` for
-    OpenAI's reasoning models; ``extra_body``: merged into the request as is (OpenRouter ``reasoning``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    # Some compatible servers reject stream_options; turn usage reporting off for them.
-    include_usage: bool = True
-    extra_body: dict[str, Any] | None = None
-    # How the history is shaped for the server's chat template (see MessageRules).
-    system_messages: SystemPlacement = "first"
-    empty_content: EmptyContent = "empty-string"
-    alternate_roles: bool = False
-    send_reasoning_as: ReasoningField | None = None
-    # Sent only with tools. llama-cpp-python forces only a named tool (it ignores "required").
-    tool_choice: Literal["auto", "none", "required"] | ForcedTool | None = None
-    # A stream that closes before its first chunk is asked again without streaming (one token)
-    # to learn why; llama-cpp-python reports its errors only that way.
-    explain_empty_stream: bool = True
-
-    def message_rules(self) -> MessageRules:
-        return MessageRules(
-            system=self.system_messages,
-            empty_content=self.empty_content,
-            alternate_roles=self.alternate_roles,
-            reasoning_field=self.send_reasoning_as,
-        )
-
-
 def create(config: ProviderConfig) -> ChatModel:
-    """The registry's factory for provider ``openai-chat``."""
+    """Build a Chat Completions client for ``config`` (the spec's ``create`` is the registry's)."""
     return OpenAIChatModel(config)
-
-
-SPEC = ProviderSpec(name=PROVIDER, create=create, options=OpenAIChatOptions, table=PROVIDER)
 
 
 class OpenAIChatModel:

@@ -17,8 +17,7 @@ message; ``MessageRules`` (from the ``[openai-chat]`` preset options) loosens or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, assert_never, cast
+from typing import assert_never, cast
 
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
@@ -40,34 +39,11 @@ from backend.messages import (
     ToolMessage,
     UserMessage,
 )
+from backend.providers.openai_chat_spec import PROVIDER, MessageRules
 from backend.providers.openai_common import arguments_json, file_url, is_image, tool_result_text, unsupported_file
 
-PROVIDER = "openai-chat"
 # The providerMetadata key, the AI SDK's name for OpenAI-compatible providers.
 METADATA_KEY = "openaiCompatible"
-
-SystemPlacement = Literal["first", "in-place"]
-EmptyContent = Literal["empty-string", "null"]
-ReasoningField = Literal["reasoning_content", "reasoning"]
-
-
-@dataclass(frozen=True, slots=True)
-class MessageRules:
-    """How the history is shaped for the server's chat template (the preset's options).
-
-    ``system``: ``first`` merges every system text into one first message (what strict
-    templates accept); ``in-place`` keeps history system messages where they are (OpenAI).
-    ``empty_content``: the ``content`` of an assistant message that has only tool calls.
-    ``alternate_roles``: merge consecutive user (or assistant) messages, for templates that
-    raise "Conversation roles must alternate user/assistant/user/assistant/...".
-    ``reasoning_field``: send reasoning text back on assistant messages under this name
-    (DeepSeek's thinking mode with tool calls requires ``reasoning_content`` back).
-    """
-
-    system: SystemPlacement = "first"
-    empty_content: EmptyContent = "empty-string"
-    alternate_roles: bool = False
-    reasoning_field: ReasoningField | None = None
 
 
 def to_openai_chat_messages(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Literal
 
 import openai
 from openai.types.responses import (
@@ -45,7 +45,6 @@ from openai.types.responses import (
 from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
 from openai.types.responses.response_output_item import ResponseOutputItem
 from openai.types.shared_params import Reasoning
-from pydantic import BaseModel, ConfigDict
 
 from backend.errors import ProviderError
 from backend.events import (
@@ -64,35 +63,20 @@ from backend.events import (
     ToolInputStart,
     Usage,
 )
-from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec, read_options
+from backend.providers.base import ChatModel, ModelCall, ProviderConfig, read_options
 from backend.providers.openai_common import (
     classify_error_code,
     create_client,
     map_openai_error,
 )
 from backend.providers.openai_responses_input import to_openai_responses_input
+from backend.providers.openai_responses_spec import PROVIDER, OpenAIOptions
 from backend.providers.shared import SourceList
-
-PROVIDER = "openai"
-
-
-class OpenAIOptions(BaseModel):
-    """The ``[openai]`` table of a preset (see ``to_openai_responses_params``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    # "none" turns summaries off (TOML has no null).
-    reasoning_summary: Literal["auto", "concise", "detailed", "none"] = "auto"
-    # Ask for encrypted reasoning even with thinking off (reasoning models only; others reject it).
-    encrypted_reasoning: bool | None = None
-    extra_body: dict[str, Any] | None = None
 
 
 def create(config: ProviderConfig) -> ChatModel:
-    """The registry's factory for provider ``openai``."""
+    """Build a Responses API client for ``config`` (the spec's ``create`` is the registry's)."""
     return OpenAIResponsesModel(config)
-
-
-SPEC = ProviderSpec(name=PROVIDER, create=create, options=OpenAIOptions, table=PROVIDER)
 
 
 class OpenAIResponsesModel:

@@ -1,8 +1,9 @@
-"""Every provider, by the name preset files use. Adding a provider adds it to the import line
-and to ``SPECS`` (docs/architecture.md, "Adding a provider").
+"""Every provider, by the name preset files use. Adding a provider adds its spec module to the
+import line and its ``SPEC`` to ``SPECS`` (docs/architecture.md, "Adding a provider").
 
 A plain typed mapping: mypy sees each provider's ``SPEC``, and nothing outside ``providers/``
-names a provider.
+names a provider. Only the spec modules are imported here, never an SDK: ``create`` (or
+``load``) imports a provider's implementation when a preset uses it (tests/test_lazy_imports.py).
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from backend.providers import anthropic, google, openai_chat, openai_responses
+from backend.providers import anthropic_spec, google_spec, openai_chat_spec, openai_responses_spec
 from backend.providers.base import ChatModel, ProviderConfig, ProviderSpec
 
-SPECS: tuple[ProviderSpec, ...] = (anthropic.SPEC, openai_responses.SPEC, openai_chat.SPEC, google.SPEC)
+SPECS: tuple[ProviderSpec, ...] = (
+    anthropic_spec.SPEC,
+    openai_responses_spec.SPEC,
+    openai_chat_spec.SPEC,
+    google_spec.SPEC,
+)
 
 PROVIDERS: Mapping[str, ProviderSpec] = MappingProxyType({spec.name: spec for spec in SPECS})
 

@@ -26,19 +26,17 @@ import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, TextIO
-
-from mcp import ClientSession, StdioServerParameters
-from mcp import types as mcp_types
-from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
+from typing import TYPE_CHECKING, Any, TextIO
 
 from backend.errors import ToolError
 from backend.presets import McpServerTable
 from backend.tools.base import Tool
 from backend.tools.execute import safe_error_text
 from backend.tools.mcp_tool import McpTool
+
+if TYPE_CHECKING:  # the SDK (~50 MB) is imported when a preset's MCP server is first started
+    from mcp import ClientSession
+    from mcp import types as mcp_types
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +120,10 @@ class McpConnection:
                 self._ready.set_exception(RuntimeError("stopped before it was ready"))
 
     async def _open(self, stack: AsyncExitStack) -> ClientSession:
+        from mcp import ClientSession, StdioServerParameters
+        from mcp.client.stdio import stdio_client
+        from mcp.client.streamable_http import streamable_http_client
+
         if self.table.command:
             command, *arguments = self.table.command
             parameters = StdioServerParameters(command=command, args=arguments, env=dict(self.table.env) or None)
@@ -134,6 +136,8 @@ class McpConnection:
         return session
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> mcp_types.CallToolResult:
+        from mcp.shared.exceptions import MCPError
+
         session = self._session
         if session is None or not self.alive:
             raise ToolError(f"The MCP server {self.table.name} is not running.")
@@ -145,6 +149,8 @@ class McpConnection:
             raise ToolError(f"MCP server {self.table.name}: {self._safe_text(error.message)}") from None
 
     def _safe(self, error: BaseException) -> str:
+        from mcp.shared.exceptions import MCPError
+
         error = _cause(error)
         if isinstance(error, MCPError):
             return self._safe_text(error.message)
@@ -177,6 +183,8 @@ def _cause(error: BaseException) -> BaseException:
 
 
 async def _list_all_tools(session: ClientSession) -> tuple[mcp_types.Tool, ...]:
+    from mcp import types as mcp_types
+
     tools: list[mcp_types.Tool] = []
     cursor: str | None = None
     for _ in range(MAX_TOOL_PAGES):

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from mcp import types as mcp_types
+from typing import TYPE_CHECKING, Any
 
 from backend.errors import ToolError, redact
 from backend.events import JsonValue
 from backend.tools.base import MAX_ERROR_TEXT, Tool, ToolContext, ToolInputError
 
+if TYPE_CHECKING:  # the SDK (~50 MB) is imported only when a preset names an MCP server
+    from mcp import types as mcp_types
+
 MAX_TOOL_NAME = 64
 _NOT_ALLOWED_IN_NAME = re.compile(r"[^A-Za-z0-9_\-]")
 
-CallTool = Callable[[str, dict[str, Any]], Awaitable[mcp_types.CallToolResult]]
+CallTool = Callable[[str, dict[str, Any]], Awaitable["mcp_types.CallToolResult"]]
 
 
 def exposed_name(server_name: str, tool_name: str) -> str:
@@ -34,6 +35,8 @@ def exposed_name(server_name: str, tool_name: str) -> str:
 
 
 def content_text(block: mcp_types.ContentBlock) -> str:
+    from mcp import types as mcp_types  # loaded already: a result came from the SDK
+
     match block:
         case mcp_types.TextContent():
             return block.text
