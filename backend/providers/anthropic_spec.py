@@ -12,6 +12,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig, ProviderSpec
+from backend.providers.tls import prepare_client_stack
 
 PROVIDER: Final = "anthropic"
 
@@ -28,6 +29,8 @@ class AnthropicOptions(BaseModel):
 
 def load() -> None:
     import backend.providers.anthropic  # noqa: F401  (imports the SDK)
+
+    prepare_client_stack()
 
 
 def create(config: ProviderConfig) -> ChatModel:

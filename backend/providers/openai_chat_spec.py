@@ -12,6 +12,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.providers.base import ChatModel, ProviderConfig, ProviderSpec
+from backend.providers.tls import prepare_client_stack
 
 PROVIDER: Final = "openai-chat"
 
@@ -77,6 +78,8 @@ class OpenAIChatOptions(BaseModel):
 
 def load() -> None:
     import backend.providers.openai_chat  # noqa: F401  (imports the SDK)
+
+    prepare_client_stack()
 
 
 def create(config: ProviderConfig) -> ChatModel:

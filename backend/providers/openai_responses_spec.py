@@ -8,6 +8,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict
 
 from backend.providers.base import ChatModel, ProviderConfig, ProviderSpec
+from backend.providers.tls import prepare_client_stack
 
 PROVIDER: Final = "openai"
 
@@ -25,6 +26,8 @@ class OpenAIOptions(BaseModel):
 
 def load() -> None:
     import backend.providers.openai_responses  # noqa: F401  (imports the SDK)
+
+    prepare_client_stack()
 
 
 def create(config: ProviderConfig) -> ChatModel:
