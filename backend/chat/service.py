@@ -17,7 +17,7 @@ from backend.chat.config_views import ConfigViews
 from backend.chat.generation import KeptAnswer, generate
 from backend.chat.prepare import TurnServices, prepare_turn
 from backend.chat.recovery import save_orphaned_answer
-from backend.chat.streams import ActiveStream, LiveStreams, StreamBusy
+from backend.chat.streams import ActiveStream, ChunkSink, LiveStreams, StreamBusy
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import ChatEvent
@@ -166,6 +166,18 @@ class ChatService(ConfigViews):
             async with aclosing(stream.follow(position, settings.keepalive_seconds)) as chunks:
                 async for chunk in chunks:
                     yield chunk
+        finally:
+            if not stream.done and settings.cancel_on_disconnect and stream.followers == 0 and stream.task:
+                stream.task.cancel()
+
+    async def deliver(self, stream: ActiveStream, sink: ChunkSink, position: int = 0) -> None:
+        """Write the stream's chunks from ``position`` into a front door's ``sink`` until it ends
+        (caught up, straight from the generation: ``ActiveStream.deliver``). Raises what the sink
+        raises when the client goes; then, as for ``follow``, the answer goes on unless the server
+        is configured to cancel it when its last follower leaves."""
+        settings = self._services.settings
+        try:
+            await stream.deliver(sink, position, settings.keepalive_seconds)
         finally:
             if not stream.done and settings.cancel_on_disconnect and stream.followers == 0 and stream.task:
                 stream.task.cancel()

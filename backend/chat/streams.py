@@ -14,6 +14,13 @@ see, resume nor stop another's (issue 19).
 shared one for several workers (docs/scaling.md). ``get`` and ``start`` are coroutines because a
 shared implementation asks its engine; a stream found on another worker is an ``ActiveStream``
 whose ``follow`` reads the engine, so the core handles both alike.
+
+Delivery to a connection (:meth:`ActiveStream.deliver`) goes through a :class:`ChunkSink` the
+front door provides. A follower that has caught up does not wait for each chunk: ``append``
+offers the chunk straight to its sink (a write that cannot wait), so a paced answer costs one
+task wake-up per token (the generation's) instead of two. A sink that would have to wait
+(its transport's buffer is full, a write is in flight) refuses; the follower then wakes and
+writes from its position with the awaited, back-pressured path until it has caught up again.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,6 +39,38 @@ from backend.users import IMPLICIT_USER_NAME
 def stream_key(owner: str, block_id: str) -> str:
     """Where a block's live stream is found. User names never hold ':' (``backend/users.py``)."""
     return f"{owner}:{block_id}"
+
+
+class ChunkSink(Protocol):
+    """Where one follower's chunks go: a front door's connection, framed its own way."""
+
+    def offer(self, position: int, chunk: bytes) -> bool:
+        """Write chunk ``position`` now, without waiting, if the connection takes it at once;
+        False (nothing written) if it cannot: the follower then catches up with ``write``."""
+        ...
+
+    async def write(self, position: int, chunk: bytes) -> None:
+        """Write chunk ``position``, waiting for the connection (back-pressure); raises
+        ``ConnectionResetError`` when the client has gone."""
+        ...
+
+    async def keep_alive(self) -> None:
+        """Nothing new for the idle interval: send the wire's keep-alive, if it has one."""
+        ...
+
+
+@dataclass(eq=False)
+class _Caught:
+    """A follower that has caught up: ``append`` hands it chunks until ``woken`` is resolved
+    (True: the end, or it fell behind; False: an idle tick)."""
+
+    sink: ChunkSink
+    position: int
+    woken: asyncio.Future[bool]
+
+    def wake(self, news: bool) -> None:
+        if not self.woken.done():
+            self.woken.set_result(news)
 
 
 @dataclass(eq=False)
@@ -49,6 +89,7 @@ class ActiveStream:
     # Each waiting follower's own future: True for news (a chunk, the end), False for an idle tick.
     # One timer per stream sends the idle ticks, so a follower's wait costs no timer per chunk.
     _waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+    _caught: list[_Caught] = field(default_factory=list)
     _idle_seconds: float = 15.0
     _last_news: float = field(default_factory=time.monotonic)
     _ticker: asyncio.TimerHandle | None = None
@@ -71,14 +112,17 @@ class ActiveStream:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self._waiters.append(waiter)
+        self._arm_ticker(idle_seconds)
+        return waiter
+
+    def _arm_ticker(self, idle_seconds: float) -> None:
         self._idle_seconds = idle_seconds
         if self._ticker is None:
-            self._ticker = loop.call_later(idle_seconds, self._tick)
-        return waiter
+            self._ticker = asyncio.get_running_loop().call_later(idle_seconds, self._tick)
 
     def _tick(self) -> None:
         self._ticker = None
-        if self.done or not self._waiters:
+        if self.done or not (self._waiters or self._caught):
             return  # the next wait arms it again
         now = time.monotonic()
         due = self._last_news + self._idle_seconds
@@ -88,16 +132,42 @@ class ActiveStream:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(False)
+            caught, self._caught = self._caught, []
+            for follower in caught:
+                follower.wake(False)
             due = now + self._idle_seconds
         self._ticker = asyncio.get_running_loop().call_later(due - now, self._tick)
 
     def append(self, chunk: bytes) -> None:
+        position = len(self.chunks)
         self.chunks.append(chunk)
+        if self._caught:
+            self._offer(position, chunk)
         self._signal()
+
+    def _offer(self, position: int, chunk: bytes) -> None:
+        """Hand the new chunk to every caught-up follower's sink; one that refuses (or fails)
+        is woken to catch up on its own task, from its position."""
+        behind: list[_Caught] = []
+        for follower in self._caught:
+            try:
+                taken = follower.position == position and follower.sink.offer(position, chunk)
+            except Exception:  # a sink must never break the generation; its follower sees the error
+                taken = False
+            if taken:
+                follower.position += 1
+            else:
+                behind.append(follower)
+        for follower in behind:
+            self._caught.remove(follower)
+            follower.wake(True)
 
     def close(self) -> None:
         self.done = True
         self._signal()
+        caught, self._caught = self._caught, []
+        for follower in caught:
+            follower.wake(True)
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
@@ -127,6 +197,33 @@ class ActiveStream:
         finally:
             self.followers -= 1
 
+    async def deliver(self, sink: ChunkSink, position: int = 0, idle_seconds: float = 15.0) -> None:
+        """Every chunk from ``position`` to the end into ``sink``: the backlog with awaited writes,
+        then, once caught up, straight from ``append`` (this task sleeps until the end, an idle
+        interval, or the sink refused a chunk). Raises what the sink raises (a disconnect)."""
+        self.followers += 1
+        caught: _Caught | None = None
+        try:
+            while True:
+                while position < len(self.chunks):
+                    await sink.write(position, self.chunks[position])
+                    position += 1
+                if self.done:
+                    return
+                caught = _Caught(sink, position, asyncio.get_running_loop().create_future())
+                self._caught.append(caught)
+                self._arm_ticker(idle_seconds)
+                news = await caught.woken
+                if caught in self._caught:
+                    self._caught.remove(caught)
+                position, caught = caught.position, None
+                if not news:
+                    await sink.keep_alive()
+        finally:
+            if caught is not None and caught in self._caught:
+                self._caught.remove(caught)
+            self.followers -= 1
+
     def describe(self) -> dict[str, Any]:
         return {
             "blockId": self.block_id,
@@ -134,6 +231,17 @@ class ActiveStream:
             "messageId": self.message_id,
             "startedAt": self.started_at,
         }
+
+
+async def deliver_by_reading(stream: ActiveStream, sink: ChunkSink, position: int, idle_seconds: float) -> None:
+    """``deliver`` for a stream whose ``follow`` reads an engine (nothing to hand over directly)."""
+    async with aclosing(stream.follow(position, idle_seconds)) as chunks:
+        async for chunk in chunks:
+            if chunk is None:
+                await sink.keep_alive()
+            else:
+                await sink.write(position, chunk)
+                position += 1
 
 
 class StreamBusy(Exception):
