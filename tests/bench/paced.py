@@ -31,7 +31,8 @@ async def one_round(client: TestClient[Any, Any], upstream: FakeUpstream, stream
         upstream.enqueue(Reply.sse(long_answer(TOKENS), event_delay_seconds=PACE_SECONDS))
 
     async def one(index: int) -> None:
-        response = await client.post(f"/api/ai/chat/p-{index}-{time.perf_counter_ns()}", json={"messages": [user("go")]})
+        block = f"p-{index}-{time.perf_counter_ns()}"
+        response = await client.post(f"/api/ai/chat/{block}", json={"messages": [user("go")]})
         body = await response.read()
         assert body.count(b'"text-delta"') == TOKENS
 
