@@ -16,16 +16,18 @@ shared implementation asks its engine; a stream found on another worker is an ``
 whose ``follow`` reads the engine, so the core handles both alike.
 
 Delivery to a connection (:meth:`ActiveStream.deliver`) goes through a :class:`ChunkSink` the
-front door provides. A follower that has caught up does not wait for each chunk: ``append``
-offers the chunk straight to its sink (a write that cannot wait), so a paced answer costs one
-task wake-up per token (the generation's) instead of two. A sink that would have to wait
-(its transport's buffer is full, a write is in flight) refuses; the follower then wakes and
-writes from its position with the awaited, back-pressured path until it has caught up again.
+front door provides. A follower that has caught up does not wait for each chunk: the chunks
+appended in one turn of the event loop are offered together, straight to its sink (one write
+that cannot wait), so a paced answer costs one task wake-up per token (the generation's) instead
+of two, and a burst of chunks one write instead of one each. A sink that would have to wait (its
+transport's buffer is full, a write is in flight) refuses; the follower then wakes and writes
+from its position with the awaited, back-pressured path (batches too) until it has caught up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from contextlib import aclosing
@@ -41,17 +43,22 @@ def stream_key(owner: str, block_id: str) -> str:
     return f"{owner}:{block_id}"
 
 
+# The most chunks a follower writes at once when catching up (bounds the bytes joined per write).
+WRITE_BATCH = 64
+
+
 class ChunkSink(Protocol):
     """Where one follower's chunks go: a front door's connection, framed its own way."""
 
-    def offer(self, position: int, chunk: bytes) -> bool:
-        """Write chunk ``position`` now, without waiting, if the connection takes it at once;
-        False (nothing written) if it cannot: the follower then catches up with ``write``."""
+    def offer(self, position: int, chunks: list[bytes]) -> int:
+        """Write ``chunks`` (the first is chunk ``position``) now, as far as the connection takes
+        them without waiting; how many it wrote (0: none). The follower catches up on the rest
+        with ``write``."""
         ...
 
-    async def write(self, position: int, chunk: bytes) -> None:
-        """Write chunk ``position``, waiting for the connection (back-pressure); raises
-        ``ConnectionResetError`` when the client has gone."""
+    async def write(self, position: int, chunks: list[bytes]) -> None:
+        """Write ``chunks`` (the first is chunk ``position``), waiting for the connection
+        (back-pressure); raises ``ConnectionResetError`` when the client has gone."""
         ...
 
     async def keep_alive(self) -> None:
@@ -61,7 +68,7 @@ class ChunkSink(Protocol):
 
 @dataclass(eq=False)
 class _Caught:
-    """A follower that has caught up: ``append`` hands it chunks until ``woken`` is resolved
+    """A follower that has caught up: the stream hands it chunks until ``woken`` is resolved
     (True: the end, or it fell behind; False: an idle tick)."""
 
     sink: ChunkSink
@@ -90,6 +97,7 @@ class ActiveStream:
     # One timer per stream sends the idle ticks, so a follower's wait costs no timer per chunk.
     _waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     _caught: list[_Caught] = field(default_factory=list)
+    _handing: asyncio.Handle | None = None  # the scheduled hand-over of new chunks to ``_caught``
     _idle_seconds: float = 15.0
     _last_news: float = field(default_factory=time.monotonic)
     _ticker: asyncio.TimerHandle | None = None
@@ -139,24 +147,25 @@ class ActiveStream:
         self._ticker = asyncio.get_running_loop().call_later(due - now, self._tick)
 
     def append(self, chunk: bytes) -> None:
-        position = len(self.chunks)
         self.chunks.append(chunk)
-        if self._caught:
-            self._offer(position, chunk)
+        if self._caught and self._handing is None:
+            # Once the generation yields: every chunk of this turn of the loop in one write.
+            self._handing = asyncio.get_running_loop().call_soon(self._hand_over)
         self._signal()
 
-    def _offer(self, position: int, chunk: bytes) -> None:
-        """Hand the new chunk to every caught-up follower's sink; one that refuses (or fails)
-        is woken to catch up on its own task, from its position."""
+    def _hand_over(self) -> None:
+        """Offer the new chunks to every caught-up follower's sink; one that does not take them
+        all (or fails) is woken to catch up on its own task, from its position."""
+        self._handing = None
+        end = len(self.chunks)
         behind: list[_Caught] = []
         for follower in self._caught:
-            try:
-                taken = follower.position == position and follower.sink.offer(position, chunk)
-            except Exception:  # a sink must never break the generation; its follower sees the error
-                taken = False
-            if taken:
-                follower.position += 1
-            else:
+            if follower.position >= end:
+                continue
+            # A sink must never break the generation: one that fails is behind, its follower sees the error.
+            with contextlib.suppress(Exception):
+                follower.position += follower.sink.offer(follower.position, self.chunks[follower.position : end])
+            if follower.position < end:
                 behind.append(follower)
         for follower in behind:
             self._caught.remove(follower)
@@ -164,6 +173,9 @@ class ActiveStream:
 
     def close(self) -> None:
         self.done = True
+        if self._handing is not None:
+            self._handing.cancel()
+            self._hand_over()  # the last chunks go the direct way too
         self._signal()
         caught, self._caught = self._caught, []
         for follower in caught:
@@ -199,15 +211,16 @@ class ActiveStream:
 
     async def deliver(self, sink: ChunkSink, position: int = 0, idle_seconds: float = 15.0) -> None:
         """Every chunk from ``position`` to the end into ``sink``: the backlog with awaited writes,
-        then, once caught up, straight from ``append`` (this task sleeps until the end, an idle
+        then, once caught up, straight from the generation (this task sleeps until the end, an idle
         interval, or the sink refused a chunk). Raises what the sink raises (a disconnect)."""
         self.followers += 1
         caught: _Caught | None = None
         try:
             while True:
                 while position < len(self.chunks):
-                    await sink.write(position, self.chunks[position])
-                    position += 1
+                    batch = self.chunks[position : position + WRITE_BATCH]
+                    await sink.write(position, batch)
+                    position += len(batch)
                 if self.done:
                     return
                 caught = _Caught(sink, position, asyncio.get_running_loop().create_future())
@@ -240,7 +253,7 @@ async def deliver_by_reading(stream: ActiveStream, sink: ChunkSink, position: in
             if chunk is None:
                 await sink.keep_alive()
             else:
-                await sink.write(position, chunk)
+                await sink.write(position, [chunk])
                 position += 1
 
 

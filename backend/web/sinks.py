@@ -1,8 +1,8 @@
 """The front doors' connections as ``ChunkSink``s (``backend/chat/streams.py``): an SSE response
 and one WebSocket request's chunk frames.
 
-``offer`` is called by the generation itself, once a follower has caught up, and must not wait:
-it refuses (and the follower catches up on its own task with ``write``) unless aiohttp's write
+``offer`` is called from the generation's side, once a follower has caught up, and must not
+wait: it refuses (and the follower catches up on its own task with ``write``) unless aiohttp's write
 would hand the bytes to the transport at once: the transport is open, not paused by its
 high-water mark, and no write of this connection is in flight. It then runs aiohttp's own write
 coroutine one step (:func:`write_at_once`), which is the whole write: aiohttp only suspends
@@ -79,6 +79,11 @@ class _Sink:
             await in_flight
 
 
+def sse_events(chunks: list[bytes]) -> bytes:
+    """The chunks as SSE ``data:`` events, in one piece (one write, one HTTP chunk)."""
+    return b"data: " + b"\n\ndata: ".join(chunks) + b"\n\n"
+
+
 class ResponseSink(_Sink):
     """An SSE response: each chunk a ``data:`` line."""
 
@@ -86,15 +91,15 @@ class ResponseSink(_Sink):
         super().__init__(request)
         self._response = response
 
-    def offer(self, position: int, chunk: bytes) -> bool:
+    def offer(self, position: int, chunks: list[bytes]) -> int:
         if not self._ready():
-            return False
-        self._in_flight = write_at_once(self._response.write(b"data: " + chunk + b"\n\n"))
-        return True
+            return 0
+        self._in_flight = write_at_once(self._response.write(sse_events(chunks)))
+        return len(chunks)
 
-    async def write(self, position: int, chunk: bytes) -> None:
+    async def write(self, position: int, chunks: list[bytes]) -> None:
         await self.settle()
-        await self._response.write(b"data: " + chunk + b"\n\n")
+        await self._response.write(sse_events(chunks))
 
     async def keep_alive(self) -> None:
         await self.settle()
@@ -119,16 +124,20 @@ class SocketSink(_Sink):
     def _frame(self, position: int, chunk: bytes) -> str:
         return (self._prefix + str(position).encode() + b',"chunk":' + chunk + b"}").decode()
 
-    def offer(self, position: int, chunk: bytes) -> bool:
-        if self._sending.locked() or self._socket.closed or len(chunk) > SOCKET_OFFER_LIMIT or not self._ready():
-            return False
-        self._in_flight = write_at_once(self._socket.send_str(self._frame(position, chunk)))
-        return True
+    def offer(self, position: int, chunks: list[bytes]) -> int:
+        taken = 0
+        for chunk in chunks:  # one frame each, while the socket takes them at once
+            if self._sending.locked() or self._socket.closed or len(chunk) > SOCKET_OFFER_LIMIT or not self._ready():
+                break
+            self._in_flight = write_at_once(self._socket.send_str(self._frame(position + taken, chunk)))
+            taken += 1
+        return taken
 
-    async def write(self, position: int, chunk: bytes) -> None:
+    async def write(self, position: int, chunks: list[bytes]) -> None:
         await self.settle()
         async with self._sending:
-            await self._socket.send_str(self._frame(position, chunk))
+            for offset, chunk in enumerate(chunks):
+                await self._socket.send_str(self._frame(position + offset, chunk))
 
     async def keep_alive(self) -> None:
         return None  # the socket's own heartbeat keeps proxies awake
