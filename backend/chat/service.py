@@ -7,7 +7,6 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -156,25 +155,11 @@ class ChatService(ConfigViews):
             )
         return await counter(turn.provider_config, turn.call)
 
-    async def follow(self, stream: ActiveStream, position: int = 0) -> AsyncGenerator[bytes | None, None]:
-        """The stream's encoded chunks from ``position`` (``None`` while idle: time for a
-        keep-alive). When the last follower goes away, the answer goes on, unless the server
-        is configured to cancel it."""
-        settings = self._services.settings
-        try:
-            # aclosing: the follower count drops before the check below.
-            async with aclosing(stream.follow(position, settings.keepalive_seconds)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-        finally:
-            if not stream.done and settings.cancel_on_disconnect and stream.followers == 0 and stream.task:
-                stream.task.cancel()
-
     async def deliver(self, stream: ActiveStream, sink: ChunkSink, position: int = 0) -> None:
         """Write the stream's chunks from ``position`` into a front door's ``sink`` until it ends
         (caught up, straight from the generation: ``ActiveStream.deliver``). Raises what the sink
-        raises when the client goes; then, as for ``follow``, the answer goes on unless the server
-        is configured to cancel it when its last follower leaves."""
+        raises when the client goes. When the last follower goes away, the answer goes on, unless
+        the server is configured to cancel it."""
         settings = self._services.settings
         try:
             await stream.deliver(sink, position, settings.keepalive_seconds)
