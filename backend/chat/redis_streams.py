@@ -43,7 +43,15 @@ from redis.exceptions import RedisError
 from backend.chat import redis_scripts
 from backend.chat.recovery import OrphanedAnswer
 from backend.chat.redis_scripts import RedisKeys
-from backend.chat.streams import ActiveStream, Generation, SaveOrphan, StreamBusy, stream_key
+from backend.chat.streams import (
+    ActiveStream,
+    ChunkSink,
+    Generation,
+    SaveOrphan,
+    StreamBusy,
+    deliver_by_reading,
+    stream_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +111,9 @@ class RemoteStream(ActiveStream):
                     yield chunk
         finally:
             self.followers -= 1
+
+    async def deliver(self, sink: ChunkSink, position: int = 0, idle_seconds: float = 15.0) -> None:
+        await deliver_by_reading(self, sink, position, idle_seconds)
 
     async def _owner_gone(self, chunks_key: str, last: str) -> bool:
         """No holder of this answer's lock any more, and no end after ``last``: its worker is gone."""

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -17,7 +16,7 @@ from backend.chat.config_views import ConfigViews
 from backend.chat.generation import KeptAnswer, generate
 from backend.chat.prepare import TurnServices, prepare_turn
 from backend.chat.recovery import save_orphaned_answer
-from backend.chat.streams import ActiveStream, LiveStreams, StreamBusy
+from backend.chat.streams import ActiveStream, ChunkSink, LiveStreams, StreamBusy
 from backend.chat.turn import Turn, TurnRequest
 from backend.errors import RequestError
 from backend.events import ChatEvent
@@ -156,16 +155,14 @@ class ChatService(ConfigViews):
             )
         return await counter(turn.provider_config, turn.call)
 
-    async def follow(self, stream: ActiveStream, position: int = 0) -> AsyncGenerator[bytes | None, None]:
-        """The stream's encoded chunks from ``position`` (``None`` while idle: time for a
-        keep-alive). When the last follower goes away, the answer goes on, unless the server
-        is configured to cancel it."""
+    async def deliver(self, stream: ActiveStream, sink: ChunkSink, position: int = 0) -> None:
+        """Write the stream's chunks from ``position`` into a front door's ``sink`` until it ends
+        (caught up, straight from the generation: ``ActiveStream.deliver``). Raises what the sink
+        raises when the client goes. When the last follower goes away, the answer goes on, unless
+        the server is configured to cancel it."""
         settings = self._services.settings
         try:
-            # aclosing: the follower count drops before the check below.
-            async with aclosing(stream.follow(position, settings.keepalive_seconds)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
+            await stream.deliver(sink, position, settings.keepalive_seconds)
         finally:
             if not stream.done and settings.cancel_on_disconnect and stream.followers == 0 and stream.task:
                 stream.task.cancel()

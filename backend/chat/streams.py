@@ -14,13 +14,23 @@ see, resume nor stop another's (issue 19).
 shared one for several workers (docs/scaling.md). ``get`` and ``start`` are coroutines because a
 shared implementation asks its engine; a stream found on another worker is an ``ActiveStream``
 whose ``follow`` reads the engine, so the core handles both alike.
+
+Delivery to a connection (:meth:`ActiveStream.deliver`) goes through a :class:`ChunkSink` the
+front door provides. A follower that has caught up does not wait for each chunk: the chunks
+appended in one turn of the event loop are offered together, straight to its sink (one write
+that cannot wait), so a paced answer costs one task wake-up per token (the generation's) instead
+of two, and a burst of chunks one write instead of one each. A sink that would have to wait (its
+transport's buffer is full, a write is in flight) refuses; the follower then wakes and writes
+from its position with the awaited, back-pressured path (batches too) until it has caught up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,6 +41,43 @@ from backend.users import IMPLICIT_USER_NAME
 def stream_key(owner: str, block_id: str) -> str:
     """Where a block's live stream is found. User names never hold ':' (``backend/users.py``)."""
     return f"{owner}:{block_id}"
+
+
+# The most chunks a follower writes at once when catching up (bounds the bytes joined per write).
+WRITE_BATCH = 64
+
+
+class ChunkSink(Protocol):
+    """Where one follower's chunks go: a front door's connection, framed its own way."""
+
+    def offer(self, position: int, chunks: list[bytes]) -> int:
+        """Write ``chunks`` (the first is chunk ``position``) now, as far as the connection takes
+        them without waiting; how many it wrote (0: none). The follower catches up on the rest
+        with ``write``."""
+        ...
+
+    async def write(self, position: int, chunks: list[bytes]) -> None:
+        """Write ``chunks`` (the first is chunk ``position``), waiting for the connection
+        (back-pressure); raises ``ConnectionResetError`` when the client has gone."""
+        ...
+
+    async def keep_alive(self) -> None:
+        """Nothing new for the idle interval: send the wire's keep-alive, if it has one."""
+        ...
+
+
+@dataclass(eq=False)
+class _Caught:
+    """A follower that has caught up: the stream hands it chunks until ``woken`` is resolved
+    (True: the end, or it fell behind; False: an idle tick)."""
+
+    sink: ChunkSink
+    position: int
+    woken: asyncio.Future[bool]
+
+    def wake(self, news: bool) -> None:
+        if not self.woken.done():
+            self.woken.set_result(news)
 
 
 @dataclass(eq=False)
@@ -49,6 +96,8 @@ class ActiveStream:
     # Each waiting follower's own future: True for news (a chunk, the end), False for an idle tick.
     # One timer per stream sends the idle ticks, so a follower's wait costs no timer per chunk.
     _waiters: list[asyncio.Future[bool]] = field(default_factory=list)
+    _caught: list[_Caught] = field(default_factory=list)
+    _handing: asyncio.Handle | None = None  # the scheduled hand-over of new chunks to ``_caught``
     _idle_seconds: float = 15.0
     _last_news: float = field(default_factory=time.monotonic)
     _ticker: asyncio.TimerHandle | None = None
@@ -71,14 +120,17 @@ class ActiveStream:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self._waiters.append(waiter)
+        self._arm_ticker(idle_seconds)
+        return waiter
+
+    def _arm_ticker(self, idle_seconds: float) -> None:
         self._idle_seconds = idle_seconds
         if self._ticker is None:
-            self._ticker = loop.call_later(idle_seconds, self._tick)
-        return waiter
+            self._ticker = asyncio.get_running_loop().call_later(idle_seconds, self._tick)
 
     def _tick(self) -> None:
         self._ticker = None
-        if self.done or not self._waiters:
+        if self.done or not (self._waiters or self._caught):
             return  # the next wait arms it again
         now = time.monotonic()
         due = self._last_news + self._idle_seconds
@@ -88,16 +140,46 @@ class ActiveStream:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(False)
+            caught, self._caught = self._caught, []
+            for follower in caught:
+                follower.wake(False)
             due = now + self._idle_seconds
         self._ticker = asyncio.get_running_loop().call_later(due - now, self._tick)
 
     def append(self, chunk: bytes) -> None:
         self.chunks.append(chunk)
+        if self._caught and self._handing is None:
+            # Once the generation yields: every chunk of this turn of the loop in one write.
+            self._handing = asyncio.get_running_loop().call_soon(self._hand_over)
         self._signal()
+
+    def _hand_over(self) -> None:
+        """Offer the new chunks to every caught-up follower's sink; one that does not take them
+        all (or fails) is woken to catch up on its own task, from its position."""
+        self._handing = None
+        end = len(self.chunks)
+        behind: list[_Caught] = []
+        for follower in self._caught:
+            if follower.position >= end:
+                continue
+            # A sink must never break the generation: one that fails is behind, its follower sees the error.
+            with contextlib.suppress(Exception):
+                follower.position += follower.sink.offer(follower.position, self.chunks[follower.position : end])
+            if follower.position < end:
+                behind.append(follower)
+        for follower in behind:
+            self._caught.remove(follower)
+            follower.wake(True)
 
     def close(self) -> None:
         self.done = True
+        if self._handing is not None:
+            self._handing.cancel()
+            self._hand_over()  # the last chunks go the direct way too
         self._signal()
+        caught, self._caught = self._caught, []
+        for follower in caught:
+            follower.wake(True)
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
@@ -127,6 +209,34 @@ class ActiveStream:
         finally:
             self.followers -= 1
 
+    async def deliver(self, sink: ChunkSink, position: int = 0, idle_seconds: float = 15.0) -> None:
+        """Every chunk from ``position`` to the end into ``sink``: the backlog with awaited writes,
+        then, once caught up, straight from the generation (this task sleeps until the end, an idle
+        interval, or the sink refused a chunk). Raises what the sink raises (a disconnect)."""
+        self.followers += 1
+        caught: _Caught | None = None
+        try:
+            while True:
+                while position < len(self.chunks):
+                    batch = self.chunks[position : position + WRITE_BATCH]
+                    await sink.write(position, batch)
+                    position += len(batch)
+                if self.done:
+                    return
+                caught = _Caught(sink, position, asyncio.get_running_loop().create_future())
+                self._caught.append(caught)
+                self._arm_ticker(idle_seconds)
+                news = await caught.woken
+                if caught in self._caught:
+                    self._caught.remove(caught)
+                position, caught = caught.position, None
+                if not news:
+                    await sink.keep_alive()
+        finally:
+            if caught is not None and caught in self._caught:
+                self._caught.remove(caught)
+            self.followers -= 1
+
     def describe(self) -> dict[str, Any]:
         return {
             "blockId": self.block_id,
@@ -134,6 +244,17 @@ class ActiveStream:
             "messageId": self.message_id,
             "startedAt": self.started_at,
         }
+
+
+async def deliver_by_reading(stream: ActiveStream, sink: ChunkSink, position: int, idle_seconds: float) -> None:
+    """``deliver`` for a stream whose ``follow`` reads an engine (nothing to hand over directly)."""
+    async with aclosing(stream.follow(position, idle_seconds)) as chunks:
+        async for chunk in chunks:
+            if chunk is None:
+                await sink.keep_alive()
+            else:
+                await sink.write(position, [chunk])
+                position += 1
 
 
 class StreamBusy(Exception):

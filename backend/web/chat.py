@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from contextlib import aclosing
 from typing import Any
 
 from aiohttp import ClientConnectionResetError, web
@@ -23,6 +22,7 @@ from backend.request_limits import check_messages
 from backend.web.app_keys import CHAT, SETTINGS
 from backend.web.common import block_id_from, current_user, json_response, read_json
 from backend.web.ops import client_identity
+from backend.web.sinks import ResponseSink
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,6 @@ STREAM_HEADERS = {
     "X-Vercel-AI-UI-Message-Stream": "v1",
     "X-Accel-Buffering": "no",
 }
-KEEPALIVE_LINE = b": keep-alive\n\n"
-DONE_LINE = b"data: [DONE]\n\n"
 
 # Header overrides (the body's ``options`` win over these).
 HEADER_OPTIONS = {"X-AI-Model": "model", "X-AI-Temperature": "temperature"}
@@ -112,11 +110,10 @@ async def follow(request: web.Request, stream: ActiveStream) -> web.StreamRespon
     """Write the stream as SSE (replay + live) to this client until it ends or disconnects."""
     response = web.StreamResponse(status=200, headers=STREAM_HEADERS)
     await response.prepare(request)
+    sink = ResponseSink(request, response)
     try:
-        async with aclosing(request.app[CHAT].follow(stream)) as chunks:
-            async for chunk in chunks:
-                await response.write(KEEPALIVE_LINE if chunk is None else b"data: " + chunk + b"\n\n")
-        await response.write(DONE_LINE)
+        await request.app[CHAT].deliver(stream, sink)
+        await sink.end()
     except (ConnectionResetError, ClientConnectionResetError):
         pass  # the client went away (closed tab); the core decides whether the answer goes on
     return response

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -34,6 +33,7 @@ from backend.request_limits import check_messages, parse_json
 from backend.web.app_keys import CHAT, SETTINGS
 from backend.web.chat import turn_request
 from backend.web.common import block_id_from, current_user, json_response
+from backend.web.sinks import SocketSink
 
 logger = logging.getLogger(__name__)
 
@@ -150,15 +150,11 @@ class ChatSocket:
             self.streams.pop(request_id, None)
 
     async def _pump(self, request_id: str, stream: ActiveStream, position: int) -> None:
-        prefix = b'{"type":"chunk","requestId":' + orjson.dumps(request_id) + b',"sequence":'
+        sink = SocketSink(self.request, self.socket, orjson.dumps(request_id), self._sending)
         try:
             await self.send({"type": "start", "requestId": request_id})
-            async with aclosing(self.request.app[CHAT].follow(stream, position)) as chunks:
-                async for chunk in chunks:
-                    if chunk is None:
-                        continue  # idle: the socket's own heartbeat keeps proxies awake
-                    await self.send_raw(prefix + str(position).encode() + b',"chunk":' + chunk + b"}")
-                    position += 1
+            await self.request.app[CHAT].deliver(stream, sink, position)
+            await sink.settle()
             await self.send({"type": "end", "requestId": request_id})
         except (ConnectionResetError, ClientConnectionResetError):
             pass  # the socket closed; the core decides whether the answer goes on

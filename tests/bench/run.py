@@ -10,7 +10,8 @@
 4. The live stream in memory vs in Redis (``--redis-url``; a throwaway ``redis-server`` from
    tests/engines.py, skipped when it is not installed), unpaced and paced: the generating worker
    alone, then with a follower on a second worker reading Redis; redis-server's own CPU beside it.
-5. Peak memory (RSS) of the process after the above.
+5. Many paced streams at once (``paced.py``: 100 streams, a token every 20 ms), CPU per token.
+6. Peak memory (RSS) of the process after the above.
 """
 
 from __future__ import annotations
@@ -332,6 +333,9 @@ async def main(only_stream: bool) -> None:
                 await bench_request_overhead(client, upstream)
             if not only_stream:
                 await bench_redis_stream(directory, presets, upstream)
+        from tests.bench.paced import bench_paced  # here: paced.py imports this module's helpers
+
+        await bench_paced(directory)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the benchmark process: {peak:.0f} MiB")
     print(PEERS_HINT)
