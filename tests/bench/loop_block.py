@@ -38,7 +38,8 @@ from tests.conftest import make_settings, write_fixture_presets
 from tests.upstream import FakeUpstream
 
 SLOW_SECONDS = 0.05
-BODY_LIMIT_BYTES: int = next(field.default for field in fields(Settings) if field.name == "max_body_bytes")  # the default --max-body-mb: the limit a fresh install has
+# The default --max-body-mb: the limit a fresh install has.
+BODY_LIMIT_BYTES: int = next(field.default for field in fields(Settings) if field.name == "max_body_bytes")
 
 
 class SlowSteps:
@@ -85,7 +86,8 @@ class SlowSteps:
             return
         text = io.StringIO()
         pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(6)
-        rows = [line.strip() for line in text.getvalue().splitlines() if line.strip()[:1].isdigit() and "}" in line or ".py:" in line]
+        lines = [line.strip() for line in text.getvalue().splitlines()]
+        rows = [line for line in lines if line[:1].isdigit() and ("}" in line or ".py:" in line)]
         self.records.extend(f"      {row[:190]}" for row in rows[:6])
 
 
