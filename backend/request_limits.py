@@ -20,17 +20,16 @@ limit never holds the loop for long (``make bench`` measures it).
 
 from __future__ import annotations
 
-import asyncio
 import binascii
 import math
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from backend.errors import RequestError
+from backend.pacing import yield_to_loop
 
 SAFE_INTEGER = 2**53
 # Yield to the event loop after this much uninterrupted work.
@@ -87,32 +86,31 @@ async def check_json_values(raw: bytes, limits: RequestLimits) -> None:
                 "max_json_values",
             )
         if end < len(raw):
-            await asyncio.sleep(0)
+            await yield_to_loop()
 
 
 async def parse_json(raw: bytes, limits: RequestLimits) -> Any:
     """A request body's JSON: values counted first (bounded work), parsed in a step of its own."""
     await check_json_values(raw, limits)
-    await asyncio.sleep(0)  # the count and the parse are each up to tens of ms on a body at the limit
+    await yield_to_loop()  # the count and the parse are each up to tens of ms on a body at the limit
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise RequestError(f"The request body is not valid JSON: {error}", code="invalid_json") from None
     if len(raw) > COUNT_SLICE_BYTES:
-        await asyncio.sleep(0)  # what the handler does next starts in a step of its own
+        await yield_to_loop()  # what the handler does next starts in a step of its own
     return value
 
 
 class Pacer:
     """Yields to the event loop when the current slice of work has run for ``SLICE_SECONDS``."""
 
-    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self._sleep = sleep
+    def __init__(self) -> None:
         self._since = time.perf_counter()
 
     async def pause(self) -> None:
         if time.perf_counter() - self._since >= SLICE_SECONDS:
-            await self._sleep(0)
+            await yield_to_loop()
             self._since = time.perf_counter()
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,3 +188,17 @@ class FakeUpstream:
 def _not_scripted(path: str) -> Reply:
     body = json.dumps({"error": {"message": f"fake upstream: nothing scripted for {path}"}}).encode()
     return Reply(status=500, headers={"content-type": "application/json"}, body=body)
+
+
+async def _serve_until_stdin_closes() -> None:
+    """``python -m tests.upstream``: serve on a free port, print the URL, stop when stdin closes.
+
+    For benchmarks that must not share a process, and so the GIL, with the fake upstream
+    (tests/bench/loop_block.py): parsing a large request here would be counted as the server's."""
+    async with FakeUpstream() as upstream:
+        print(upstream.url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve_until_stdin_closes())

@@ -7,7 +7,6 @@ wrong here is a ``RequestError`` (a front door answers it before a stream starts
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from backend.errors import RequestError
 from backend.events import Usage
 from backend.loop import RetryPolicy
 from backend.messages import ToolDefinition
+from backend.pacing import yield_to_loop
 from backend.presets import Preset
 from backend.providers.base import ModelCall
 from backend.resolve import (
@@ -180,7 +180,7 @@ async def validate_paced(raw_messages: list[dict[str, Any]]) -> list[UIMessage]:
     messages: list[UIMessage] = []
     for start in range(0, len(raw_messages), PACED_MESSAGES):
         if start:
-            await asyncio.sleep(0)
+            await yield_to_loop()
         messages.extend(UIMessage.model_validate(message) for message in raw_messages[start : start + PACED_MESSAGES])
     return messages
 
@@ -209,7 +209,7 @@ async def prepare_turn(services: TurnServices, request: TurnRequest, new_message
             request.model_messages, allow_system=preset.file.allow_system_override, limits=settings.limits
         )
     if len(messages) > PACED_MESSAGES:
-        await asyncio.sleep(0)  # validation and conversion of a long history: each a step of its own
+        await yield_to_loop()  # validation and conversion of a long history: each a step of its own
     neutral = request.model_messages if request.model_messages is not None else to_model_messages(before)
     system, model_messages = split_system(neutral, resolved.system)
     tools = await select_server_tools(services.tools, services.mcp, preset) if request.server_tools else []

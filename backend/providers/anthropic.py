@@ -17,7 +17,6 @@ docs/providers/anthropic.md.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final, cast
@@ -28,6 +27,7 @@ import orjson
 
 from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import ProviderEvent
+from backend.pacing import yield_to_loop
 from backend.providers.anthropic_params import AnthropicParams, to_anthropic_params
 from backend.providers.anthropic_stream import (
     StreamTranslator,
@@ -135,7 +135,7 @@ class AnthropicModel:
             # it streams the unread body back. `finally` closes it on cancel/aclose as well.
             content = request_body(params)
             if len(content) > _LARGE_BODY_BYTES:
-                await asyncio.sleep(0)  # the encode and the send of a large request: a step each
+                await yield_to_loop()  # the encode and the send of a large request: a step each
             body = cast(
                 httpx2.Response,
                 await self._client.post(

@@ -33,6 +33,7 @@ import aiosqlite
 import orjson
 
 from backend.messages import PendingApproval
+from backend.pacing import yield_to_loop
 from backend.storage.sqlite_schema import MIGRATIONS, UPDATE_AT_VERSION, UPSERT
 
 # Blocks whose metadata stays cached (a block is a pane: a user has tens, not thousands, open).
@@ -92,7 +93,7 @@ async def json_text(value: Any) -> str:
     stall (tests/bench/loop_block.py)."""
     data = orjson.dumps(value)
     if len(data) > LARGE_JSON_BYTES:
-        await asyncio.sleep(0)
+        await yield_to_loop()
     return data.decode()
 
 

@@ -8,7 +8,6 @@ with its traceback and answered with a generic 500 that reveals nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ import orjson
 from aiohttp import web
 
 from backend.errors import ChatwireError, RequestError
+from backend.pacing import yield_to_loop
 from backend.request_limits import parse_json
 from backend.users import User
 from backend.web.app_keys import SETTINGS, USER
@@ -80,7 +80,7 @@ async def read_json(request: web.Request) -> Any:
     if not raw:
         raise RequestError("The request body is empty; send a JSON object.", code="invalid_json")
     # Parsing is one uninterruptible call: its work is bounded before it starts (backend/request_limits.py).
-    await asyncio.sleep(0)  # reading joined the body in this step; the count starts in the next
+    await yield_to_loop()  # reading joined the body in this step; the count starts in the next
     return await parse_json(raw, request.app[SETTINGS].limits)
 
 

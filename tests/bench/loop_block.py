@@ -1,13 +1,13 @@
 """``make bench`` part 2: does any handler block the event loop at the body limit? (issue 11)
 
-The real app runs in a background thread's event loop; the fake upstream runs in a loop of its
-own, so what it does with a large request is not blamed on the server. Every callback or task step
-the server's loop runs is timed (``asyncio.events.Handle._run`` is wrapped for that thread only;
-asyncio's debug mode is not used because its stack capture is itself slow), and every step over
-50 ms is reported with its callback. ``--explain`` profiles each slow step and prints its top
-functions. The main thread sends pre-serialised bodies close to ``--max-body-mb`` over plain
-HTTP, so the client costs the server's loop nothing. Prints one line per scenario and exits 1 if
-any step was slow.
+The real app runs in a background thread's event loop; the fake upstream runs in a process of its
+own (``python -m tests.upstream``), so what it does with a large request is not blamed on the
+server. Every callback or task step the server's loop runs is timed (``asyncio.events.Handle._run``
+is wrapped for that thread only; asyncio's debug mode is not used because its stack capture is
+itself slow), and every step over 50 ms is reported with its callback. ``--explain`` profiles each
+slow step and prints its top functions. The main thread sends pre-serialised bodies close to
+``--max-body-mb`` over plain HTTP, so the client costs the server's loop nothing. Prints one line
+per scenario and exits 1 if any step was slow.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import http.client
 import io
 import json
 import pstats
+import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +36,6 @@ from aiohttp import web
 from backend.app import create_app
 from backend.settings import Settings
 from tests.conftest import make_settings, write_fixture_presets
-from tests.upstream import FakeUpstream
 
 SLOW_SECONDS = 0.05
 # The default --max-body-mb: the limit a fresh install has.
@@ -96,11 +96,10 @@ class Server:
         self.root = root
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        # The fake upstream parses what the server sends it: on the server's loop that work would be
-        # blamed on the server, so it gets a loop (and thread) of its own.
-        self.upstream_loop = asyncio.new_event_loop()
-        self.upstream_thread = threading.Thread(target=self.upstream_loop.run_forever, daemon=True)
-        self.upstream = FakeUpstream()
+        # The fake upstream parses what the server sends it: in this process, that work (and the GIL
+        # it holds) would be counted as the server's, so it runs in a process of its own.
+        self.upstream: subprocess.Popen[str] | None = None
+        self.upstream_url = ""
         self.runner: web.AppRunner | None = None
         self.port = 0
         self.worst_lag = 0.0
@@ -109,12 +108,9 @@ class Server:
     def call(self, coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(120)
 
-    def call_upstream(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.upstream_loop).result(120)
-
     async def _start(self) -> None:
         presets = self.root / "presets"
-        write_fixture_presets(presets, self.upstream.url)
+        write_fixture_presets(presets, self.upstream_url)
         settings = make_settings(self.root, presets, max_body_bytes=BODY_LIMIT_BYTES)
         self.runner = web.AppRunner(create_app(settings), access_log=None)
         await self.runner.setup()
@@ -135,17 +131,20 @@ class Server:
             await self.runner.cleanup()
 
     def start(self) -> None:
-        self.upstream_thread.start()
-        self.call_upstream(self.upstream.__aenter__())
+        self.upstream = subprocess.Popen(
+            [sys.executable, "-m", "tests.upstream"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.upstream.stdout is not None
+        self.upstream_url = self.upstream.stdout.readline().strip()
         self.thread.start()
         self.call(self._start())
 
     def stop(self) -> None:
         self.call(self._stop())
-        self.call_upstream(self.upstream.__aexit__(None, None, None))
-        for loop, thread in ((self.loop, self.thread), (self.upstream_loop, self.upstream_thread)):
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
+        if self.upstream is not None:
+            self.upstream.communicate(timeout=30)  # closing its stdin stops it
 
 
 def send(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
