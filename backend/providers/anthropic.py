@@ -27,7 +27,6 @@ import orjson
 
 from backend.errors import ErrorCategory, ProviderError, redact
 from backend.events import ProviderEvent
-from backend.pacing import yield_to_loop
 from backend.providers.anthropic_params import AnthropicParams, to_anthropic_params
 from backend.providers.anthropic_stream import (
     StreamTranslator,
@@ -37,7 +36,7 @@ from backend.providers.anthropic_stream import (
 )
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.event_stream import EventStreamParser
-from backend.providers.shared import connection_limits, retry_after_seconds
+from backend.providers.shared import JSON_HEADERS, connection_limits, json_body, retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
 __all__ = [
@@ -63,22 +62,11 @@ _SKIPPED_EVENTS: Final = frozenset({b"", b"ping"})
 _SDK_FAILURES = (anthropic.AnthropicError, httpx2.HTTPError, json.JSONDecodeError)
 
 
-_JSON_HEADERS: Final = {"Content-Type": "application/json"}
-_LARGE_BODY_BYTES: Final = 4 * 1024 * 1024
-
-
-def request_body(params: AnthropicParams) -> bytes:
-    """The Messages API body, encoded once by orjson.
-
-    Passed to the SDK as bytes: its own encode (a deep copy of the params, then the standard
-    library's JSON encoder) cost ~0.1 ms per short request and held the event loop for over
-    100 ms on a request at the body limit (docs/benchmarks.md, "Event-loop blocking").
-    ``extra_body`` is merged in, as the SDK would."""
+async def request_body(params: AnthropicParams) -> bytes:
+    """The Messages API body (``shared.json_body``), with ``extra_body`` merged in as the SDK would."""
     fields: dict[str, object] = dict(params)
     extra = fields.pop("extra_body", None)
-    if isinstance(extra, dict):
-        fields.update(extra)
-    return orjson.dumps(fields)
+    return await json_body(fields, extra if isinstance(extra, dict) else None)
 
 
 def create(config: ProviderConfig) -> ChatModel:
@@ -133,16 +121,14 @@ class AnthropicModel:
         try:
             # The SDK's documented call for a raw request (`client.post`, cast to the HTTP response):
             # it streams the unread body back. `finally` closes it on cancel/aclose as well.
-            content = request_body(params)
-            if len(content) > _LARGE_BODY_BYTES:
-                await yield_to_loop()  # the encode and the send of a large request: a step each
+            content = await request_body(params)
             body = cast(
                 httpx2.Response,
                 await self._client.post(
                     "/v1/messages",
                     cast_to=httpx2.Response,
                     content=content,
-                    options={"headers": _JSON_HEADERS},
+                    options={"headers": JSON_HEADERS},
                     stream=True,
                 ),
             )

@@ -21,10 +21,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import openai
-from openai.types.chat import ChatCompletionChunk
+from openai import AsyncStream
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 
@@ -52,7 +53,7 @@ from backend.providers.openai_chat_output import (
 )
 from backend.providers.openai_chat_spec import PROVIDER, ForcedTool, OpenAIChatOptions
 from backend.providers.openai_common import create_client, map_openai_error
-from backend.providers.shared import OpenPart, SourceList, new_tool_call_id
+from backend.providers.shared import JSON_HEADERS, OpenPart, SourceList, json_body, new_tool_call_id
 
 __all__ = [
     "METADATA_KEY",
@@ -84,7 +85,19 @@ class OpenAIChatModel:
         params = to_openai_chat_params(call)
         options = read_options(call, PROVIDER, OpenAIChatOptions)
         try:
-            chunk_stream = await self._client.chat.completions.create(**params, extra_body=options.extra_body)
+            # The SDK's raw-request call with a body encoded once by orjson (shared.json_body); its
+            # own stream of typed chunks is kept.
+            chunk_stream = cast(
+                AsyncStream[ChatCompletionChunk],
+                await self._client.post(
+                    "/chat/completions",
+                    cast_to=ChatCompletion,
+                    content=await json_body(params, options.extra_body),
+                    options={"headers": JSON_HEADERS, "security": {"bearer_auth": True}},
+                    stream=True,
+                    stream_cls=AsyncStream[ChatCompletionChunk],
+                ),
+            )
         except openai.OpenAIError as error:
             raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
         translator = _Translator()

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Literal, cast
 
 import openai
+from openai import AsyncStream
 from openai.types.responses import (
     FunctionToolParam,
     Response,
@@ -71,7 +72,7 @@ from backend.providers.openai_common import (
 )
 from backend.providers.openai_responses_input import to_openai_responses_input
 from backend.providers.openai_responses_spec import PROVIDER, OpenAIOptions
-from backend.providers.shared import SourceList
+from backend.providers.shared import JSON_HEADERS, SourceList, json_body
 
 
 def create(config: ProviderConfig) -> ChatModel:
@@ -95,7 +96,19 @@ class OpenAIResponsesModel:
         params = to_openai_responses_params(call)
         extra_body = read_options(call, PROVIDER, OpenAIOptions).extra_body
         try:
-            response_stream = await self._client.responses.create(**params, extra_body=extra_body)
+            # The SDK's raw-request call with a body encoded once by orjson (shared.json_body); its
+            # own stream of typed events is kept.
+            response_stream = cast(
+                AsyncStream[ResponseStreamEvent],
+                await self._client.post(
+                    "/responses",
+                    cast_to=Response,
+                    content=await json_body(params, extra_body),
+                    options={"headers": JSON_HEADERS, "security": {"bearer_auth": True}},
+                    stream=True,
+                    stream_cls=AsyncStream[ResponseStreamEvent],
+                ),
+            )
         except openai.OpenAIError as error:
             raise map_openai_error(error, provider=PROVIDER, api_key=self._api_key) from error
         translator = _Translator()

@@ -154,6 +154,7 @@ async def test_every_transcript_translates_as_expected(upstream: FakeUpstream, c
     assert request.path == f"/openai/{case}/v1/chat/completions"
     assert request.headers["Authorization"] == f"Bearer {API_KEY}"
     assert request.headers["x-stainless-retry-count"] == "0"
+    assert request.headers["Content-Type"] == "application/json"  # our orjson body (shared.json_body)
     assert len(upstream.requests) == 1
 
 
