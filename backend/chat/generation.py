@@ -50,20 +50,17 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
             else:
                 stream.append(encoded)
 
-    # The new user message is saved while the model is called, and before the first event of the
-    # answer is streamed: a reload while the answer streams must show it (the answer itself comes
-    # back through resume and is saved when it ends). Saving first and calling after put the save's
-    # round trip to the database thread on the path to the first token. The save runs in its own
-    # task so that a stop during it cannot cut it off.
+    # The new user message is saved before the model is called: a reload while the answer
+    # streams must show it (the answer itself comes back through resume and is saved when it
+    # ends). The save runs in its own task so that a stop during it cannot cut it off.
     first_save = asyncio.ensure_future(start_version(store, turn))
     started = False
     try:
         emit(encoder.start(turn.message_id, turn.metadata))
         started = True
+        await asyncio.shield(first_save)
         async with turn.open_model() as model:
             async for event in turn.events(model, on_retry=recorder.retried):
-                if not first_save.done():
-                    await asyncio.shield(first_save)
                 recorder.observe(event)
                 for chunk in encoder.encode(event):
                     emit(chunk)
