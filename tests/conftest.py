@@ -38,6 +38,22 @@ def write_preset(directory: Path, name: str, body: str) -> Path:
     return path
 
 
+def write_queue_default_preset(directory: Path, upstream_url: str) -> None:
+    """The fixture presets, with ``default`` answering from the fake upstream's queue
+    (``upstream.enqueue``) instead of a fixed case."""
+    write_fixture_presets(directory, upstream_url)
+    write_preset(
+        directory,
+        "default",
+        f"""
+        provider = "anthropic"
+        model = "claude-sonnet-5-5"
+        base_url = "{upstream_url}/queue/any"
+        api_key_env = "TEST_ANTHROPIC_KEY"
+        """,
+    )
+
+
 def write_fixture_presets(directory: Path, upstream_url: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for name, (provider, folder, case) in FIXTURE_PRESETS.items():

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from backend.app import create_app
 from tests.bench.run import long_answer, user
-from tests.conftest import make_settings, write_fixture_presets, write_preset
+from tests.conftest import make_settings, write_queue_default_preset
 from tests.upstream import FakeUpstream, Reply
 
 TOKENS = 100
@@ -44,17 +44,7 @@ async def one_round(client: TestClient[Any, Any], upstream: FakeUpstream, stream
 async def bench_paced(directory: Path, streams: int = 100, rounds: int = 5) -> None:
     async with FakeUpstream() as upstream:
         presets = directory / "paced-presets"
-        write_fixture_presets(presets, upstream.url)
-        write_preset(
-            presets,
-            "default",
-            f"""
-            provider = "anthropic"
-            model = "claude-sonnet-5-5"
-            base_url = "{upstream.url}/queue/any"
-            api_key_env = "TEST_ANTHROPIC_KEY"
-            """,
-        )
+        write_queue_default_preset(presets, upstream.url)
         settings = make_settings(directory / "paced", presets, max_streams=0)
         async with TestClient(TestServer(create_app(settings))) as client:
             await one_round(client, upstream, 10)  # warm-up: SDK import, client pool

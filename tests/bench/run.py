@@ -34,7 +34,7 @@ from backend.messages import TextContent, UserMessage
 from backend.providers.anthropic import create as create_anthropic
 from backend.providers.base import ModelCall, ProviderConfig
 from backend.storage import SqliteStore
-from tests.conftest import make_settings, write_fixture_presets, write_preset
+from tests.conftest import make_settings, write_queue_default_preset
 from tests.engines import RedisServer
 from tests.upstream import FakeUpstream, Reply
 
@@ -312,17 +312,7 @@ async def main(only_stream: bool) -> None:
             await bench_store(directory)
         async with FakeUpstream() as upstream:
             presets = directory / "presets"
-            write_fixture_presets(presets, upstream.url)
-            write_preset(
-                presets,
-                "default",
-                f"""
-                provider = "anthropic"
-                model = "claude-sonnet-5-5"
-                base_url = "{upstream.url}/queue/any"
-                api_key_env = "TEST_ANTHROPIC_KEY"
-                """,
-            )
+            write_queue_default_preset(presets, upstream.url)
             app = create_app(make_settings(directory, presets))
             async with TestClient(TestServer(app)) as client:
                 if not only_stream:

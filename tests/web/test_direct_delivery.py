@@ -14,7 +14,7 @@ import aiohttp
 
 from backend.app import create_app
 from backend.web.app_keys import STREAMS
-from tests.conftest import make_settings, write_fixture_presets, write_preset
+from tests.conftest import make_settings, write_queue_default_preset
 from tests.sse import parse_sse, types_of
 from tests.upstream import FakeUpstream, Reply
 from tests.web.test_chat_endpoint import user_message
@@ -55,17 +55,7 @@ def streamed_text(chunks: list[dict[str, Any]]) -> str:
 
 async def make_client(tmp_path: Path, upstream: FakeUpstream, aiohttp_client: Any, **settings: Any) -> Any:
     presets = tmp_path / "presets"
-    write_fixture_presets(presets, upstream.url)
-    write_preset(
-        presets,
-        "default",
-        f"""
-        provider = "anthropic"
-        model = "claude-sonnet-5-5"
-        base_url = "{upstream.url}/queue/any"
-        api_key_env = "TEST_ANTHROPIC_KEY"
-        """,
-    )
+    write_queue_default_preset(presets, upstream.url)
     return await aiohttp_client(create_app(make_settings(tmp_path, presets, **settings)))
 
 
