@@ -47,9 +47,14 @@ class PresetCatalog:
         return True
 
     def reload_if_changed(self) -> bool:
-        if self._scan() == self._fingerprint:
+        if not self.changed_on_disk():
             return False
         return self.reload()
+
+    def changed_on_disk(self) -> bool:
+        """Whether a preset file was added, removed or modified since the last load (stat calls only:
+        the poll runs this in a thread, since a stat on a busy disk took milliseconds each)."""
+        return self._scan() != self._fingerprint
 
 
 def _load_providers(presets: dict[str, Preset]) -> None:

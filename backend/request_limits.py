@@ -92,7 +92,8 @@ async def check_json_values(raw: bytes, limits: RequestLimits) -> None:
 async def parse_json(raw: bytes, limits: RequestLimits) -> Any:
     """A request body's JSON: values counted first (bounded work), parsed in a step of its own."""
     await check_json_values(raw, limits)
-    await yield_to_loop()  # the count and the parse are each up to tens of ms on a body at the limit
+    if len(raw) > COUNT_SLICE_BYTES:
+        await yield_to_loop()  # the count and the parse are each up to tens of ms on a body at the limit
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as error:

@@ -189,6 +189,10 @@ class _ReadCache:
     def __init__(self) -> None:
         self.meta: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self.settings: dict[str, dict[str, Any]] = {}
+        # Every (owner, block) with a metadata row, read at open and added to by the writes: a chat in
+        # a new block (every conversation's first message) then needs no round trip to learn it has
+        # none. None: not known, ask the database.
+        self.meta_blocks: set[tuple[str, str]] | None = None
 
     def remember_meta(self, key: tuple[str, str], data: dict[str, Any]) -> None:
         self.meta[key] = data
@@ -240,6 +244,8 @@ class SqliteStore:
         await connection.execute("PRAGMA busy_timeout=5000")
         store = cls(connection, path)
         await store._migrate()
+        rows = await connection.execute_fetchall("SELECT owner, block_id FROM block_meta")
+        store._cache.meta_blocks = {(str(row[0]), str(row[1])) for row in rows}
         return store
 
     async def close(self) -> None:
@@ -324,8 +330,12 @@ class SqliteStore:
         key = (self.owner, block_id)
         cached = self._cache.meta.get(key)
         if cached is None:
-            query = "SELECT data FROM block_meta WHERE owner = ? AND block_id = ?"
-            cached = await self._load_object(query, key)
+            known = self._cache.meta_blocks
+            if known is not None and key not in known:
+                cached = {}
+            else:
+                query = "SELECT data FROM block_meta WHERE owner = ? AND block_id = ?"
+                cached = await self._load_object(query, key)
             self._cache.remember_meta(key, cached)
         return dict(cached)
 
@@ -346,6 +356,8 @@ class SqliteStore:
                 (self.owner, block_id, orjson.dumps(merged).decode(), time.time()),
             )
             self._cache.remember_meta((self.owner, block_id), dict(merged))
+            if self._cache.meta_blocks is not None:
+                self._cache.meta_blocks.add((self.owner, block_id))
         return merged
 
     async def write_settings(self, data: Mapping[str, Any], merge: bool) -> dict[str, Any]:

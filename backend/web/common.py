@@ -18,6 +18,7 @@ from aiohttp import web
 
 from backend.errors import ChatwireError, RequestError
 from backend.pacing import yield_to_loop
+from backend.request_limits import COUNT_SLICE_BYTES as LARGE_BODY_BYTES
 from backend.request_limits import parse_json
 from backend.users import User
 from backend.web.app_keys import SETTINGS, USER
@@ -80,7 +81,8 @@ async def read_json(request: web.Request) -> Any:
     if not raw:
         raise RequestError("The request body is empty; send a JSON object.", code="invalid_json")
     # Parsing is one uninterruptible call: its work is bounded before it starts (backend/request_limits.py).
-    await yield_to_loop()  # reading joined the body in this step; the count starts in the next
+    if len(raw) > LARGE_BODY_BYTES:
+        await yield_to_loop()  # reading joined the body in this step; the count starts in the next
     return await parse_json(raw, request.app[SETTINGS].limits)
 
 

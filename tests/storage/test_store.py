@@ -175,3 +175,29 @@ async def test_postgres_migrations_run_once_when_workers_start_together(postgres
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_sqlite_knows_which_blocks_have_metadata_without_asking(tmp_path: Path) -> None:
+    """A chat in a new block reads its metadata before the first token: the set of blocks with a
+    row (read at open, added to by writes) answers that without a query; written rows survive a
+    reopen."""
+    path = tmp_path / "chatwire.db"
+    first = await SqliteStore.open(path)
+    await first.for_user("local").write_block_meta("b1", {"ai:preset": "fast"}, merge=False)
+    await first.close()
+
+    store = await SqliteStore.open(path)
+    statements: list[str] = []
+    await store._db.set_trace_callback(statements.append)
+    user = store.for_user("local")
+    try:
+        assert await user.load_block_meta("b1") == {"ai:preset": "fast"}
+        assert any("FROM block_meta" in statement for statement in statements)
+        statements.clear()
+        assert await user.load_block_meta("b2") == {}
+        assert not any("block_meta" in statement for statement in statements)
+        await user.write_block_meta("b2", {"ai:preset": "slow"}, merge=True)
+        assert await user.load_block_meta("b2") == {"ai:preset": "slow"}
+        assert await store.for_user("other").load_block_meta("b1") == {}
+    finally:
+        await store.close()
