@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 
+# Work on more data than this (a JSON parse, encode or decode, a scan) is followed by
+# ``yield_to_loop``: each such operation is a few ms per MB here (docs/benchmarks.md).
+LARGE_BYTES = 4 * 1024 * 1024
 # Any positive delay puts the continuation on the loop's timer heap (see yield_to_loop).
 _BEHIND_WHAT_IS_DUE = 1e-6
 

@@ -29,13 +29,11 @@ from typing import Any
 import orjson
 
 from backend.errors import RequestError
-from backend.pacing import yield_to_loop
+from backend.pacing import LARGE_BYTES, yield_to_loop
 
 SAFE_INTEGER = 2**53
 # Yield to the event loop after this much uninterrupted work.
 SLICE_SECONDS = 0.005
-# Bytes scanned per step when counting JSON values (about 3 ms per slice here).
-COUNT_SLICE_BYTES = 4 * 1024 * 1024
 # Base64 characters validated per step (a multiple of 4, so every slice decodes on its own).
 BASE64_SLICE_CHARS = 1024 * 1024
 
@@ -76,8 +74,8 @@ async def check_json_values(raw: bytes, limits: RequestLimits) -> None:
     limit would otherwise hold the event loop for tens of milliseconds on their own.
     """
     count = 0
-    for start in range(0, len(raw), COUNT_SLICE_BYTES):
-        end = start + COUNT_SLICE_BYTES
+    for start in range(0, len(raw), LARGE_BYTES):
+        end = start + LARGE_BYTES
         count += raw.count(b"{", start, end) + raw.count(b"[", start, end) + raw.count(b",", start, end)
         if count > limits.max_json_values:
             raise too_large(
@@ -92,13 +90,13 @@ async def check_json_values(raw: bytes, limits: RequestLimits) -> None:
 async def parse_json(raw: bytes, limits: RequestLimits) -> Any:
     """A request body's JSON: values counted first (bounded work), parsed in a step of its own."""
     await check_json_values(raw, limits)
-    if len(raw) > COUNT_SLICE_BYTES:
+    if len(raw) > LARGE_BYTES:
         await yield_to_loop()  # the count and the parse are each up to tens of ms on a body at the limit
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise RequestError(f"The request body is not valid JSON: {error}", code="invalid_json") from None
-    if len(raw) > COUNT_SLICE_BYTES:
+    if len(raw) > LARGE_BYTES:
         await yield_to_loop()  # what the handler does next starts in a step of its own
     return value
 

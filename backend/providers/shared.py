@@ -29,14 +29,12 @@ from backend.events import (
     TextEnd,
     TextStart,
 )
-from backend.pacing import yield_to_loop
+from backend.pacing import LARGE_BYTES, yield_to_loop
 from backend.providers.base import ProviderConfig
 
 PartKind: TypeAlias = Literal["text", "reasoning"]
 
 JSON_HEADERS: Final = {"Content-Type": "application/json"}
-# A body above this is encoded in an event-loop step of its own, and sent in the next.
-LARGE_BODY_BYTES: Final = 4 * 1024 * 1024
 
 
 async def json_body(params: Mapping[str, object], extra_body: Mapping[str, object] | None = None) -> bytes:
@@ -50,7 +48,7 @@ async def json_body(params: Mapping[str, object], extra_body: Mapping[str, objec
     if extra_body:
         fields.update(extra_body)
     body = orjson.dumps(fields)
-    if len(body) > LARGE_BODY_BYTES:
+    if len(body) > LARGE_BYTES:
         await yield_to_loop()
     return body
 

@@ -33,13 +33,11 @@ import aiosqlite
 import orjson
 
 from backend.messages import PendingApproval
-from backend.pacing import yield_to_loop
+from backend.pacing import LARGE_BYTES, yield_to_loop
 from backend.storage.sqlite_schema import MIGRATIONS, UPDATE_AT_VERSION, UPSERT
 
 # Blocks whose metadata stays cached (a block is a pane: a user has tens, not thousands, open).
 META_CACHE_SIZE = 4096
-# A JSON text above this size is decoded in an event-loop step of its own (``json_text``).
-LARGE_JSON_BYTES = 4 * 1024 * 1024
 
 
 class VersionConflict(Exception):
@@ -92,7 +90,7 @@ async def json_text(value: Any) -> str:
     Each is tens of milliseconds for a conversation at the body limit; together they were one
     stall (tests/bench/loop_block.py)."""
     data = orjson.dumps(value)
-    if len(data) > LARGE_JSON_BYTES:
+    if len(data) > LARGE_BYTES:
         await yield_to_loop()
     return data.decode()
 

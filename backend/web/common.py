@@ -17,8 +17,7 @@ import orjson
 from aiohttp import web
 
 from backend.errors import ChatwireError, RequestError
-from backend.pacing import yield_to_loop
-from backend.request_limits import COUNT_SLICE_BYTES as LARGE_BODY_BYTES
+from backend.pacing import LARGE_BYTES, yield_to_loop
 from backend.request_limits import parse_json
 from backend.users import User
 from backend.web.app_keys import SETTINGS, USER
@@ -81,7 +80,7 @@ async def read_json(request: web.Request) -> Any:
     if not raw:
         raise RequestError("The request body is empty; send a JSON object.", code="invalid_json")
     # Parsing is one uninterruptible call: its work is bounded before it starts (backend/request_limits.py).
-    if len(raw) > LARGE_BODY_BYTES:
+    if len(raw) > LARGE_BYTES:
         await yield_to_loop()  # reading joined the body in this step; the count starts in the next
     return await parse_json(raw, request.app[SETTINGS].limits)
 
