@@ -29,6 +29,9 @@ from backend.storage import Store
 
 logger = logging.getLogger(__name__)
 
+# Chunks that open an answer, a step or a part: the first chunk after them is the first token.
+OPENING_CHUNKS = frozenset({"start", "start-step", "text-start", "reasoning-start", "message-metadata"})
+
 ANSWER_NOT_SAVED = "The answer was not saved on the server (see the server log); copy it before reloading."
 
 
@@ -37,8 +40,10 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
     downgrade = Downgrade(turn.protocol)  # what the client's ai major accepts (protocol.py)
     assembler = turn.assembler()
     held: list[bytes] = []  # the last chunk (finish, or abort for ai@5/6), appended after the save
+    first_content = True  # the first chunk past the openings goes out at once (``flush``)
 
     def emit(chunk: dict[str, Any]) -> None:
+        nonlocal first_content
         for sent in downgrade.rewrite(chunk):
             assembler.add(sent)
             # A right-sized copy: orjson (3.12+) returns bytes inside a ~4 KiB allocation, and the
@@ -47,8 +52,11 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
             encoded = bytes(memoryview(orjson.dumps(sent)))
             if sent["type"] in ("finish", "abort"):
                 held.append(encoded)
-            else:
-                stream.append(encoded)
+                continue
+            stream.append(encoded)
+            if first_content and sent["type"] not in OPENING_CHUNKS:
+                first_content = False
+                stream.flush()
 
     # The new user message is saved before the model is called: a reload while the answer
     # streams must show it (the answer itself comes back through resume and is saved when it

@@ -153,6 +153,14 @@ class ActiveStream:
             self._handing = asyncio.get_running_loop().call_soon(self._hand_over)
         self._signal()
 
+    def flush(self) -> None:
+        """Hand the chunks appended so far to the caught-up followers now rather than when the
+        generation yields. For the first token: when the upstream's events arrive together, the
+        generation would otherwise translate all of them before the first one is written."""
+        if self._handing is not None:
+            self._handing.cancel()
+            self._hand_over()
+
     def _hand_over(self) -> None:
         """Offer the new chunks to every caught-up follower's sink; one that does not take them
         all (or fails) is woken to catch up on its own task, from its position."""

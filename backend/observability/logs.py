@@ -20,6 +20,7 @@ REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 LogFormat = Literal["text", "json"]
 
 answer_logger = logging.getLogger("chatwire.answer")
+QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2")
 access_logger = logging.getLogger("chatwire.access")
 
 
@@ -44,6 +45,12 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The SDKs' HTTP clients log every request at INFO ("HTTP Request: POST …"), once per answer
+    # on the path to its first token (~0.1 ms, docs/benchmarks.md); the answer line says more.
+    # They still speak at DEBUG, and their warnings always.
+    quiet = logging.NOTSET if root.getEffectiveLevel() <= logging.DEBUG else logging.WARNING
+    for name in QUIET_AT_INFO:
+        logging.getLogger(name).setLevel(quiet)
 
 
 class AnswerLog:
