@@ -40,6 +40,8 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
     downgrade = Downgrade(turn.protocol)  # what the client's ai major accepts (protocol.py)
     assembler = turn.assembler()
     held: list[bytes] = []  # the last chunk (finish, or abort for ai@5/6), appended after the save
+    unsaved: list[bytes] = []  # chunks held back until the new user message is saved (below)
+    question_saved = False  # set by the save's callback (not ``done()``: ``unsaved`` goes first)
     first_content = True  # the first chunk past the openings goes out at once (``flush``)
 
     def emit(chunk: dict[str, Any]) -> None:
@@ -52,21 +54,35 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
             encoded = bytes(memoryview(orjson.dumps(sent)))
             if sent["type"] in ("finish", "abort"):
                 held.append(encoded)
-                continue
-            stream.append(encoded)
-            if first_content and sent["type"] not in OPENING_CHUNKS:
-                first_content = False
-                stream.flush()
+            elif sent["type"] != "start" and not question_saved:
+                unsaved.append(encoded)
+            else:
+                stream.append(encoded)
+                if first_content and sent["type"] not in OPENING_CHUNKS:
+                    first_content = False
+                    stream.flush()
 
-    # The new user message is saved before the model is called: a reload while the answer
-    # streams must show it (the answer itself comes back through resume and is saved when it
-    # ends). The save runs in its own task so that a stop during it cannot cut it off.
+    def show_unsaved(_: object = None) -> None:
+        nonlocal question_saved
+        question_saved = True
+        for encoded in unsaved:
+            stream.append(encoded)
+        unsaved.clear()
+        stream.flush()
+
+    # The new user message is saved while the model call is made, and what the answer streams
+    # is shown to nobody until that save is done: a reload while the answer streams must show the
+    # question (the answer itself comes back through resume and is saved when it ends). The
+    # upstream's first byte takes longer than the save, so the call no longer waits for the
+    # database before it starts, and the first token seldom waits for it (docs/benchmarks.md,
+    # time to first token). The generation itself never waits: a stop keeps what arrived. The
+    # save runs in its own task so that a stop during it cannot cut it off.
     first_save = asyncio.ensure_future(start_version(store, turn))
+    first_save.add_done_callback(show_unsaved)
     started = False
     try:
         emit(encoder.start(turn.message_id, turn.metadata))
         started = True
-        await asyncio.shield(first_save)
         async with turn.open_model() as model:
             async for event in turn.events(model, on_retry=recorder.retried):
                 recorder.observe(event)
@@ -90,6 +106,7 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
     # An answer that failed before producing any part is not kept (the user message is).
     answer = [assembler.message] if assembler.parts else []
     base_version = await uninterrupted(_settled(first_save))
+    show_unsaved()  # (already done by the save's callback; this makes the order plain)
     outcome = await uninterrupted(save_answer(store, turn.block_id, turn.history, answer, base_version))
     if outcome.failed:
         stream.append(orjson.dumps({"type": "error", "errorText": ANSWER_NOT_SAVED}))

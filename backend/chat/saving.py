@@ -18,6 +18,7 @@ Nothing here imports aiohttp.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -70,6 +71,13 @@ async def save_answer(
 ) -> SaveOutcome:
     """Save ``history + answer`` under the rule above; ``base_version`` is the version the answer started from."""
     try:
+        if base_version > 0:
+            # The usual case, nobody touched it meanwhile: one statement, whose version check is
+            # its WHERE (no read first: each is a round trip to the database). On a conflict the
+            # rule below reads what changed.
+            with contextlib.suppress(VersionConflict):
+                version = await store.save_conversation(block_id, [*history, *answer], base_version)
+                return SaveOutcome("saved", version)
         for _ in range(MAX_ATTEMPTS):
             stored = await store.load_conversation(block_id)
             if stored is None and base_version > 0:

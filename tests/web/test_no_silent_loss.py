@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,35 @@ async def test_a_base64_file_reaches_the_provider_as_sent(
     (request,) = upstream.requests
     (image,) = [block for block in request.json()["messages"][0]["content"] if block["type"] == "image"]
     assert image["source"] == {"type": "base64", "media_type": "image/png", "data": payload}
+
+
+async def test_the_model_is_called_while_the_question_is_saved_and_the_first_token_waits_for_it(
+    make_client: Callable[..., Any], upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """The new user message is saved while the model call is made (time to first token,
+    docs/benchmarks.md), and the answer's first token waits for that save: a client that has seen
+    it and reloads finds its question. Another writer holds SQLite's write lock meanwhile."""
+    client = await make_client()
+    other_writer = sqlite3.connect(tmp_path / "data" / "chatwire.sqlite3", isolation_level=None)
+    other_writer.execute("BEGIN IMMEDIATE")
+    release = asyncio.Event()
+    upstream.enqueue(held_reply(release))
+    response = await client.post("/api/ai/chat/b1", json={"id": "chat-1", "messages": [user_message("hi")]})
+    # The save is blocked, and the model call has started anyway.
+    await asyncio.wait_for(upstream.stream_started.wait(), 10)
+    other_writer.execute("ROLLBACK")
+    seen = b""
+    try:
+        while b'"text-delta"' not in seen:
+            line = await asyncio.wait_for(response.content.readline(), 10)
+            assert line, "the stream ended before its first token"
+            seen += line
+        # The upstream still holds the rest of the answer. Read beside the server's own connection:
+        # what is committed right now. SQLite's busy handler retries the blocked save only after a
+        # back-off, so a first token that did not wait for it would find nothing here.
+        stored = other_writer.execute("SELECT messages FROM conversations WHERE block_id = 'b1'").fetchone()
+    finally:
+        other_writer.close()
+        release.set()  # only now: the answer's own save at its end would store the question too
+    assert stored is not None and '"hi"' in stored[0]
+    assert types_of(parse_sse(await response.text())[0])[-1] == "finish"
