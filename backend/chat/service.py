@@ -78,9 +78,14 @@ class ChatService(ConfigViews):
                 await self.admission.finished(admitted)
 
         try:
-            return await self._streams.start(stream, answer)
+            started = await self._streams.start(stream, answer)
         except StreamBusy as busy:
             raise _busy(request.block_id, busy.active) from None
+        # The generation goes first, up to its model call's first wait: the front door's response
+        # headers and first chunk are written while the upstream thinks, not before the call
+        # starts (docs/benchmarks.md, time to first token). One turn of the loop.
+        await asyncio.sleep(0)
+        return started
 
     async def prepare(self, request: TurnRequest, charge: bool = True) -> Turn:
         """Decide a turn for a front door that streams it itself, and charge it to the limits
