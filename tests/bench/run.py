@@ -302,6 +302,8 @@ PEERS_HINT = f"""
 Side by side with the peers (the SDK floor, the AI SDK on Node), in one run on this machine:
   cp -r {CHECKOUT.parent / "shared" / "bench"} /tmp/bench && cd /tmp/bench && ./setup.sh
   PROJECT_DIR={CHECKOUT} TARGETS="direct floor-raw floor-sdk-aio aisdk-node project" REPEAT=2 ./run_peers.sh
+Time to first token of this checkout against another, paired on one core (beats the machine's noise):
+  python -m tests.bench.ttft_pair <baseline checkout> {CHECKOUT}
 (docs/benchmarks.md has the last report and how to read it)"""
 
 
