@@ -21,7 +21,6 @@ from aiohttp import web
 
 from backend.app import create_app
 from backend.errors import ConfigError
-from backend.event_loop import run, running_loop_name
 from backend.observability.logs import configure_logging
 from backend.settings import Settings, parse_settings
 from backend.supervisor import supervise
@@ -42,8 +41,7 @@ async def serve(app: web.Application, settings: Settings) -> None:
     await site.start()
     print(
         f"Chatwire on http://{settings.host}:{settings.port} (data: {settings.data_dir}, "
-        f"presets: {settings.presets_dir}, event loop: {running_loop_name()}"
-        f"{f', worker pid {os.getpid()}' if worker else ''})",
+        f"presets: {settings.presets_dir}{f', worker pid {os.getpid()}' if worker else ''})",
         flush=True,
     )
     stop, skip = asyncio.Event(), asyncio.Event()
@@ -89,11 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"chatwire: configuration error: {error.public_message}", file=sys.stderr)
         return 2
-    try:
-        run(serve(app, settings), settings.event_loop)
-    except ConfigError as error:
-        print(f"chatwire: configuration error: {error.public_message}", file=sys.stderr)
-        return 2
+    asyncio.run(serve(app, settings))
     return 0
 
 

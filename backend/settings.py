@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Literal
 
 from backend.errors import ConfigError
-from backend.event_loop import EVENT_LOOPS, EventLoopChoice
 from backend.request_limits import RequestLimits
 
 ENVIRONMENT = {
@@ -45,7 +44,6 @@ ENVIRONMENT = {
     "client_requests_per_minute": "CHATWIRE_CLIENT_REQUESTS_PER_MINUTE",
     "rate_limit_storage": "CHATWIRE_RATE_LIMIT_STORAGE",
     "log_format": "CHATWIRE_LOG_FORMAT",
-    "event_loop": "CHATWIRE_EVENT_LOOP",
     # Issue 14: the AI SDK's tool approval signatures, and the default client major (5, 6, 7).
     "approval_secret": "CHATWIRE_APPROVAL_SECRET",
     "protocol": "CHATWIRE_PROTOCOL",
@@ -128,7 +126,6 @@ class Settings:
     client_requests_per_minute: int = 0
     rate_limit_storage: str = "memory://"
     log_format: Literal["text", "json"] = "text"
-    event_loop: EventLoopChoice = "asyncio"  # or uvloop: a trade-off (backend/event_loop.py)
     # Issue 14 (docs/api.md): signs every tool approval request the AI SDK way and refuses an
     # answer without a valid signature; and the UI stream major for clients that do not say.
     approval_secret: str | None = field(default=None, repr=False)
@@ -280,7 +277,6 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         client_requests_per_minute=args.client_requests_per_minute,
         rate_limit_storage=args.rate_limit_storage,
         log_format=args.log_format,
-        event_loop=checked_event_loop(args.event_loop),
         approval_secret=args.approval_secret,
         protocol=args.protocol,
         database_url=args.database_url or None,
@@ -292,14 +288,6 @@ def parse_settings(argv: Sequence[str] | None = None, environment: Mapping[str, 
         users_file=users_file,
         metrics_per_user=args.metrics_per_user,
     )
-
-
-def checked_event_loop(name: str) -> EventLoopChoice:
-    """argparse checks ``--event-loop``'s choices, not a default taken from the environment."""
-    for choice in EVENT_LOOPS:
-        if name == choice:
-            return choice
-    raise ConfigError(f"{ENVIRONMENT['event_loop']}: {name[:20]!r} is not one of {', '.join(EVENT_LOOPS)}")
 
 
 def check_database_url(url: str | None) -> None:
@@ -418,4 +406,3 @@ def _add_operations_arguments(parser: argparse.ArgumentParser, env: Mapping[str,
         help="where rate-limit counts live: memory:// (this process) or redis://host:port (shared)",
     )
     parser.add_argument("--log-format", choices=("text", "json"), default=env.get(ENVIRONMENT["log_format"], "text"))
-    parser.add_argument("--event-loop", choices=EVENT_LOOPS, default=env.get(ENVIRONMENT["event_loop"], "asyncio"))
