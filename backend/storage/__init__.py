@@ -34,6 +34,7 @@ import orjson
 
 from backend.messages import PendingApproval
 from backend.pacing import LARGE_BYTES, yield_to_loop
+from backend.storage.sqlite_inline import InlineWriter
 from backend.storage.sqlite_schema import MIGRATIONS, UPDATE_AT_VERSION, UPSERT
 
 # Blocks whose metadata stays cached (a block is a pane: a user has tens, not thousands, open).
@@ -191,6 +192,8 @@ class _ReadCache:
         # a new block (every conversation's first message) then needs no round trip to learn it has
         # none. None: not known, ask the database.
         self.meta_blocks: set[tuple[str, str]] | None = None
+        # Small writes on the loop's thread (sqlite_inline.py), opened with the store.
+        self.inline: InlineWriter | None = None
 
     def remember_meta(self, key: tuple[str, str], data: dict[str, Any]) -> None:
         self.meta[key] = data
@@ -244,9 +247,12 @@ class SqliteStore:
         await store._migrate()
         rows = await connection.execute_fetchall("SELECT owner, block_id FROM block_meta")
         store._cache.meta_blocks = {(str(row[0]), str(row[1])) for row in rows}
+        store._cache.inline = InlineWriter(path)
         return store
 
     async def close(self) -> None:
+        if self._cache.inline is not None:
+            self._cache.inline.close()
         await self._db.close()
 
     async def _migrate(self) -> None:
@@ -283,15 +289,19 @@ class SqliteStore:
         now, owner = time.time(), self.owner
         values = {"owner": owner, "block_id": block_id, "messages": text, "expected": expected_version, "now": now}
         values.update(summary)
-        # One statement, so one round trip to aiosqlite's thread (each is a thread handoff, and this
-        # save sits on the path to the first token): the version check is the statement's WHERE.
+        # One statement (the version check is its WHERE), on the loop when it is small and no write
+        # of ours is under way (sqlite_inline.py), else one round trip to aiosqlite's thread: this
+        # save sits on the path to the first token.
         query = UPDATE_AT_VERSION if expected_version else UPSERT
-        async with self._write_lock:
-            rows = list(await self._db.execute_fetchall(query, values))
-            if not rows:
-                query = "SELECT version FROM conversations WHERE owner = ? AND block_id = ?"
-                current = list(await self._db.execute_fetchall(query, (owner, block_id)))
-                raise VersionConflict(int(current[0][0]) if current else 0)
+        inline = self._cache.inline
+        rows = None if inline is None or self._write_lock.locked() else inline.write(query, values, len(text))
+        if rows is None:
+            async with self._write_lock:
+                rows = list(await self._db.execute_fetchall(query, values))
+        if not rows:
+            query = "SELECT version FROM conversations WHERE owner = ? AND block_id = ?"
+            current = list(await self._db.execute_fetchall(query, (owner, block_id)))
+            raise VersionConflict(int(current[0][0]) if current else 0)
         return int(rows[0][0])
 
     async def delete_conversation(self, block_id: str) -> bool:

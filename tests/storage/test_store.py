@@ -7,6 +7,7 @@ Both implementations must give the same answers: the web layer and the core only
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -199,5 +200,43 @@ async def test_sqlite_knows_which_blocks_have_metadata_without_asking(tmp_path: 
         await user.write_block_meta("b2", {"ai:preset": "slow"}, merge=True)
         assert await user.load_block_meta("b2") == {"ai:preset": "slow"}
         assert await store.for_user("other").load_block_meta("b1") == {}
+    finally:
+        await store.close()
+
+
+async def test_a_save_while_another_connection_holds_the_write_lock_waits_off_the_loop(tmp_path: Path) -> None:
+    """Small saves run on the event loop's thread (storage/sqlite_inline.py) but never wait there:
+    when SQLite's write lock is taken by another connection, the save waits on aiosqlite's thread
+    while the loop goes on, and lands once the lock is free."""
+    store = await SqliteStore.open(tmp_path / "chat.sqlite3")
+    user = store.for_user("ann")
+    other = sqlite3.connect(tmp_path / "chat.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        saving = asyncio.create_task(user.save_conversation("b1", [{"id": "u1", "role": "user", "parts": []}]))
+        for _ in range(3):
+            await asyncio.sleep(0)  # the loop runs: the save did not hold it while the lock is taken
+        assert not saving.done()
+        other.execute("ROLLBACK")
+        assert await asyncio.wait_for(saving, 10) == 1
+        stored = await user.load_conversation("b1")
+        assert stored is not None and stored.version == 1
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_small_saves_on_the_loop_are_read_back_by_the_thread_at_once(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "chat.sqlite3")
+    user = store.for_user("ann")
+    try:
+        for version in range(1, 4):
+            messages = [{"id": f"u{index}", "role": "user", "parts": []} for index in range(version)]
+            assert await user.save_conversation("b1", messages, version - 1) == version
+            stored = await user.load_conversation("b1")
+            assert stored is not None and stored.version == version
+            assert len(orjson.loads(stored.messages_json)) == version
+        with pytest.raises(VersionConflict):
+            await user.save_conversation("b1", [], 1)
     finally:
         await store.close()

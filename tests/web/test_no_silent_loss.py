@@ -6,6 +6,7 @@ import asyncio
 import base64
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ from aiohttp.test_utils import TestClient
 from backend.app import create_app
 from backend.chat.history import merge_with_stored
 from backend.request_limits import RequestLimits
-from backend.web.app_keys import STORE
 from tests.conftest import make_settings, write_fixture_presets, write_preset
 from tests.sse import parse_sse, types_of
 from tests.upstream import FakeUpstream, Reply
@@ -205,13 +205,17 @@ async def test_a_delete_during_the_stream_is_not_undone(
 
 
 async def test_a_failed_save_is_told_to_the_client_before_done(
-    chat_client: TestClient[Any, Any], upstream: FakeUpstream
+    chat_client: TestClient[Any, Any], upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     release = asyncio.Event()
     upstream.enqueue(held_reply(release))
     streaming = await start_chat(chat_client, upstream)
-    # A real database refusal: SQLite's read-only switch on the store's own connection.
-    await chat_client.app[STORE]._db.execute("PRAGMA query_only = ON")
+    # A real database refusal, for every connection to the file: a trigger that aborts updates
+    # (the answer's save updates the row its user message created).
+    with closing(sqlite3.connect(tmp_path / "data" / "chatwire.sqlite3", isolation_level=None)) as database:
+        database.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON conversations BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
     release.set()
     chunks, _, done = parse_sse(await streaming)
     assert done
