@@ -22,6 +22,7 @@ SQLite (aiosqlite):
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ from backend.messages import PendingApproval
 from backend.pacing import LARGE_BYTES, yield_to_loop
 from backend.storage.sqlite_inline import InlineWriter
 from backend.storage.sqlite_schema import MIGRATIONS, UPDATE_AT_VERSION, UPSERT
+
+logger = logging.getLogger(__name__)
 
 # Blocks whose metadata stays cached (a block is a pane: a user has tens, not thousands, open).
 META_CACHE_SIZE = 4096
@@ -194,6 +197,7 @@ class _ReadCache:
         self.meta_blocks: set[tuple[str, str]] | None = None
         # Small writes on the loop's thread (sqlite_inline.py), opened with the store.
         self.inline: InlineWriter | None = None
+        self.background: set[asyncio.Future[None]] = set()  # checkpoints under way
 
     def remember_meta(self, key: tuple[str, str], data: dict[str, Any]) -> None:
         self.meta[key] = data
@@ -251,6 +255,7 @@ class SqliteStore:
         return store
 
     async def close(self) -> None:
+        await asyncio.gather(*self._cache.background)
         if self._cache.inline is not None:
             self._cache.inline.close()
         await self._db.close()
@@ -298,11 +303,25 @@ class SqliteStore:
         if rows is None:
             async with self._write_lock:
                 rows = list(await self._db.execute_fetchall(query, values))
+        elif inline is not None and inline.checkpoint_due():
+            self._cache.background.add(task := asyncio.ensure_future(self._checkpoint()))
+            task.add_done_callback(self._cache.background.discard)
         if not rows:
             query = "SELECT version FROM conversations WHERE owner = ? AND block_id = ?"
             current = list(await self._db.execute_fetchall(query, (owner, block_id)))
             raise VersionConflict(int(current[0][0]) if current else 0)
         return int(rows[0][0])
+
+    async def _checkpoint(self) -> None:
+        """Copy the WAL into the database and empty it, on aiosqlite's thread (sqlite_inline.py
+        says why). TRUNCATE, not PASSIVE: a passive checkpoint copied every frame, but the file is
+        reused only by a write that starts after a complete one, and the loop's writes kept
+        overlapping it, so the WAL grew regardless (tests/storage). TRUNCATE waits, on this thread,
+        for a moment without readers or writers; writes on the loop meanwhile go to the thread."""
+        try:
+            await self._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception:
+            logger.exception("checkpointing the SQLite WAL failed")
 
     async def delete_conversation(self, block_id: str) -> bool:
         async with self._write_lock:

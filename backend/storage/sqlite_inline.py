@@ -16,8 +16,11 @@ What keeps it safe:
   (aiosqlite's thread in ``check_writable``, an operator's ``sqlite3`` shell), SQLITE_BUSY comes
   back at once and the store sends the write to the thread, which waits there, not the loop.
 * ``wal_autocheckpoint`` 0 here: a checkpoint (copying the WAL into the database, with fsync)
-  never runs on the loop; aiosqlite's connection keeps the automatic one. With WAL and
-  ``synchronous=NORMAL`` a commit is a write to the WAL file without fsync.
+  never runs on the loop. SQLite checkpoints automatically only on the commits of a connection
+  that has it on, and with most writes made here aiosqlite's connection may commit too seldom, so
+  the WAL would only grow: after every ``CHECKPOINT_BYTES`` written here the store asks aiosqlite's
+  thread for a checkpoint that empties it (``checkpoint_due``). With WAL and ``synchronous=NORMAL`` a
+  commit is a write to the WAL file without fsync.
 * Readers on the other connection see the commit from their next statement (WAL).
 """
 
@@ -30,6 +33,8 @@ from typing import Any
 
 # Parameters up to this size are written on the loop: a chat's first save, most answers' final save.
 INLINE_BYTES = 64 * 1024
+# About SQLite's own automatic checkpoint interval (1000 pages of 4 KiB).
+CHECKPOINT_BYTES = 4 * 1024 * 1024
 
 
 class InlineWriter:
@@ -38,6 +43,7 @@ class InlineWriter:
         self._connection.execute("PRAGMA busy_timeout=0")
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.execute("PRAGMA wal_autocheckpoint=0")
+        self._written = 0  # bytes written here since the last checkpoint was asked for
 
     def write(self, query: str, values: Mapping[str, Any], size: int) -> list[Any] | None:
         """The statement's rows, or None when it was not run here (too large, or SQLite's write
@@ -45,11 +51,20 @@ class InlineWriter:
         if size > INLINE_BYTES:
             return None
         try:
-            return self._connection.execute(query, values).fetchall()
+            rows = self._connection.execute(query, values).fetchall()
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 return None
             raise
+        self._written += size
+        return rows
+
+    def checkpoint_due(self) -> bool:
+        """True once per ``CHECKPOINT_BYTES`` written here: time to checkpoint on the thread."""
+        if self._written < CHECKPOINT_BYTES:
+            return False
+        self._written = 0
+        return True
 
     def close(self) -> None:
         self._connection.close()

@@ -240,3 +240,23 @@ async def test_small_saves_on_the_loop_are_read_back_by_the_thread_at_once(tmp_p
             await user.save_conversation("b1", [], 1)
     finally:
         await store.close()
+
+
+async def test_the_wal_is_checkpointed_when_the_small_writes_go_around_the_thread(tmp_path: Path) -> None:
+    """Small saves skip aiosqlite's connection, whose commits are where SQLite checkpoints by itself;
+    the store asks for checkpoints instead, so the WAL file stops growing (without them these
+    20 MB of saves leave a 4.5 MB WAL; with them it stays under 0.5 MB)."""
+    store = await SqliteStore.open(tmp_path / "chat.sqlite3")
+    user = store.for_user("ann")
+    text = "x" * 60_000
+    try:
+        for version in range(1, 321):
+            messages = [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": f"{version}{text}"}]}]
+            assert await user.save_conversation("b1", messages, version - 1) == version
+            # A read goes through aiosqlite's thread after any checkpoint asked for meanwhile.
+            stored = await user.load_conversation("b1")
+            assert stored is not None and stored.version == version
+        wal = tmp_path / "chat.sqlite3-wal"
+        assert wal.stat().st_size < 2 * 1024 * 1024
+    finally:
+        await store.close()
