@@ -181,9 +181,7 @@ class ActiveStream:
 
     def close(self) -> None:
         self.done = True
-        if self._handing is not None:
-            self._handing.cancel()
-            self._hand_over()  # the last chunks go the direct way too
+        self.flush()  # the last chunks go the direct way too
         self._signal()
         caught, self._caught = self._caught, []
         for follower in caught:

@@ -20,8 +20,9 @@ REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 LogFormat = Literal["text", "json"]
 
 answer_logger = logging.getLogger("chatwire.answer")
-QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2")
 access_logger = logging.getLogger("chatwire.access")
+# Third-party loggers held at WARNING unless the level is DEBUG (configure_logging says why).
+QUIET_AT_INFO = ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
 class RequestIdFilter(logging.Filter):

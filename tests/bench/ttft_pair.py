@@ -28,16 +28,12 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
+from tests.server_process import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_UPSTREAM = ROOT.parent / "shared" / "bench" / "fake_upstream.py"
 BODY = json.dumps({"id": "c", "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "Hi"}]}]})
 WARM_UP = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def pinned(cpu: int) -> list[str]:
