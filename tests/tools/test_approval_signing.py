@@ -43,9 +43,12 @@ async def test_only_a_valid_signature_runs_the_tool(approvals: ApprovalStore) ->
     )
 
     answer = ApprovalAnswer("call_1", "deleteFile", {"path": "a.txt"}, request.approval_id, True)
+    # One character changed, and never to itself: the real signature may start with "x" (CI once
+    # drew exactly that and "forged" the true signature).
+    altered_first = "y" if request.signature[0] == "x" else "x"
     for forged in (
         answer,  # no signature
-        dataclasses.replace(answer, signature="x" + request.signature[1:]),
+        dataclasses.replace(answer, signature=altered_first + request.signature[1:]),
         dataclasses.replace(answer, signature=request.signature, input={"path": "b.txt"}),  # input changed
     ):
         refused, results = await runner.resolve_approvals((forged,))
