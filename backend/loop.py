@@ -187,7 +187,8 @@ async def run_chat(
     async with AsyncExitStack() as opened:
         for step in range(1, max(max_steps, 1) + 1):
             step_events: list[ChatEvent] = []
-            async for event in route.step(replace(call, messages=messages), policy, sleep, waits, step_events, opened):
+            step_call = call if messages is call.messages else replace(call, messages=messages)
+            async for event in route.step(step_call, policy, sleep, waits, step_events, opened):
                 yield event
             if route.failed:
                 return

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -64,6 +64,9 @@ class FieldOverrides(BaseModel):
     system: str | None = Field(default=None, max_length=100_000)
 
 
+NO_OVERRIDES: Final = FieldOverrides()
+
+
 @dataclass(frozen=True, slots=True)
 class Layer:
     name: LayerName
@@ -101,6 +104,8 @@ class ResolvedPreset:
 
 def parse_overrides(data: Mapping[str, Any], layer: LayerName, *, key_prefix: str = "") -> FieldOverrides:
     """Validate a layer's overrides; 400 naming the field (forbidden and unknown alike)."""
+    if not data:
+        return NO_OVERRIDES  # most layers of most requests: no validation to run
     for key in data:
         if key in FORBIDDEN_OPTIONS:
             raise RequestError(
@@ -162,9 +167,12 @@ def _unknown_preset(name: str, layer: LayerName, presets: Mapping[str, Preset]) 
     )
 
 
+DEFAULT_LAYER: Final = Layer("default", FieldOverrides(preset="default"))
+
+
 def resolve(layers: list[Layer], presets: Mapping[str, Preset]) -> ResolvedPreset:
     """Resolve ``layers`` (highest first; a ``default`` layer is appended) against ``presets``."""
-    ordered = [*layers, Layer("default", FieldOverrides(preset="default"))]
+    ordered = [*layers, DEFAULT_LAYER]
     chooser = next(layer for layer in ordered if layer.overrides.preset is not None)
     name = chooser.overrides.preset
     assert name is not None

@@ -69,6 +69,7 @@ class Secrets:
 
     def __init__(self, values: Mapping[str, str]) -> None:
         self._values = dict(values)
+        self._long_values = tuple(value for value in self._values.values() if len(value) >= 8)
 
     def get(self, name: str | None) -> str | None:
         if not name:
@@ -78,7 +79,7 @@ class Secrets:
 
     def all_values(self) -> tuple[str, ...]:
         """Every secret value (for redaction checks in logs and tests)."""
-        return tuple(value for value in self._values.values() if len(value) >= 8)
+        return self._long_values
 
     def __repr__(self) -> str:
         return f"Secrets({len(self._values)} names)"

@@ -122,7 +122,8 @@ class Turn:
                 for event in events:
                     yield event
             messages += to_model_messages([self.continued], results, first_index=self.continued_index)
-        call = replace(self.call, messages=messages)
+        # (``replace`` copies every field: skipped when nothing was added, the usual first turn)
+        call = self.call if messages is self.call.messages else replace(self.call, messages=messages)
         async for event in run_chat(
             model,
             call,

@@ -36,7 +36,7 @@ from backend.providers.anthropic_stream import (
 )
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.event_stream import EventStreamParser
-from backend.providers.shared import JSON_HEADERS, connection_limits, json_body, retry_after_seconds
+from backend.providers.shared import JSON_HEADERS, connection_limits, endpoint_url, json_body, retry_after_seconds
 from backend.providers.tls import shared_tls_context
 
 __all__ = [
@@ -111,6 +111,7 @@ class AnthropicModel:
                 verify=shared_tls_context(), timeout=timeout, limits=connection_limits(config)
             ),
         )
+        self._messages_url = endpoint_url(self._client.base_url, "/v1/messages")
 
     async def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]:
         """One model call. Raises ``ProviderError`` for every failure, after the events that
@@ -125,7 +126,7 @@ class AnthropicModel:
             body = cast(
                 httpx2.Response,
                 await self._client.post(
-                    "/v1/messages",
+                    self._messages_url,
                     cast_to=httpx2.Response,
                     content=content,
                     options={"headers": JSON_HEADERS},

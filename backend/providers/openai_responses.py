@@ -72,7 +72,7 @@ from backend.providers.openai_common import (
 )
 from backend.providers.openai_responses_input import to_openai_responses_input
 from backend.providers.openai_responses_spec import PROVIDER, OpenAIOptions
-from backend.providers.shared import JSON_HEADERS, SourceList, json_body
+from backend.providers.shared import JSON_HEADERS, SourceList, endpoint_url, json_body
 
 
 def create(config: ProviderConfig) -> ChatModel:
@@ -87,6 +87,7 @@ class OpenAIResponsesModel:
 
     def __init__(self, config: ProviderConfig) -> None:
         self._client = create_client(config)
+        self._responses_url = endpoint_url(self._client.base_url, "/responses")
         self._api_key = config.api_key
 
     async def aclose(self) -> None:
@@ -101,7 +102,7 @@ class OpenAIResponsesModel:
             response_stream = cast(
                 AsyncStream[ResponseStreamEvent],
                 await self._client.post(
-                    "/responses",
+                    self._responses_url,
                     cast_to=Response,
                     content=await json_body(params, extra_body),
                     options={"headers": JSON_HEADERS, "security": {"bearer_auth": True}},
