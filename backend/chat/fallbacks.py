@@ -33,7 +33,7 @@ def provider_config(preset: Preset, credentials: dict[str, str]) -> ProviderConf
         credentials=credentials,
         base_url=preset.file.base_url,
         headers=preset.file.headers,
-        # The SDK's own read timeout stays above the idle guard, which decides and says why.
+        # Above the idle guard, which decides and says why (a stream has no SDK read timeout).
         timeout_seconds=preset.file.timeouts.idle_seconds + 30,
         connect_timeout_seconds=preset.file.timeouts.connect_seconds,
         total_timeout_seconds=preset.file.timeouts.total_seconds,

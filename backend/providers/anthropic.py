@@ -36,7 +36,14 @@ from backend.providers.anthropic_stream import (
 )
 from backend.providers.base import ChatModel, ModelCall, ProviderConfig
 from backend.providers.event_stream import EventStreamParser
-from backend.providers.shared import JSON_HEADERS, connection_limits, endpoint_url, json_body, retry_after_seconds
+from backend.providers.shared import (
+    JSON_HEADERS,
+    connection_limits,
+    endpoint_url,
+    json_body,
+    retry_after_seconds,
+    stream_timeout,
+)
 from backend.providers.tls import shared_tls_context
 
 __all__ = [
@@ -112,6 +119,7 @@ class AnthropicModel:
             ),
         )
         self._messages_url = endpoint_url(self._client.base_url, "/v1/messages")
+        self._stream_timeout = stream_timeout(config)
 
     async def stream(self, call: ModelCall) -> AsyncIterator[ProviderEvent]:
         """One model call. Raises ``ProviderError`` for every failure, after the events that
@@ -129,7 +137,7 @@ class AnthropicModel:
                     self._messages_url,
                     cast_to=httpx2.Response,
                     content=content,
-                    options={"headers": JSON_HEADERS},
+                    options={"headers": JSON_HEADERS, "timeout": self._stream_timeout},
                     stream=True,
                 ),
             )

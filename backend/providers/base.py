@@ -55,8 +55,9 @@ class ProviderConfig:
     provider: str
     credentials: Mapping[str, str] = field(default_factory=dict)
     base_url: str | None = None
-    # The SDK's read timeout (the loop's idle guard is the one that decides), its connect timeout,
-    # and a bound on one whole request for SDKs that only know a total (Gemini).
+    # The SDK's read timeout for calls that are not streamed (a stream has none: the loop's idle
+    # guard decides, ``shared.stream_timeout``), its connect timeout, and a bound on one whole
+    # request for SDKs that only know a total (Gemini).
     timeout_seconds: float = 600.0
     connect_timeout_seconds: float = 10.0
     total_timeout_seconds: float = 900.0

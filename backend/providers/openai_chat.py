@@ -53,7 +53,15 @@ from backend.providers.openai_chat_output import (
 )
 from backend.providers.openai_chat_spec import PROVIDER, ForcedTool, OpenAIChatOptions
 from backend.providers.openai_common import create_client, map_openai_error
-from backend.providers.shared import JSON_HEADERS, OpenPart, SourceList, endpoint_url, json_body, new_tool_call_id
+from backend.providers.shared import (
+    JSON_HEADERS,
+    OpenPart,
+    SourceList,
+    endpoint_url,
+    json_body,
+    new_tool_call_id,
+    stream_timeout,
+)
 
 __all__ = [
     "METADATA_KEY",
@@ -77,6 +85,7 @@ class OpenAIChatModel:
     def __init__(self, config: ProviderConfig) -> None:
         self._client = create_client(config)
         self._completions_url = endpoint_url(self._client.base_url, "/chat/completions")
+        self._stream_timeout = stream_timeout(config)
         self._api_key = config.api_key
 
     async def aclose(self) -> None:
@@ -94,7 +103,11 @@ class OpenAIChatModel:
                     self._completions_url,
                     cast_to=ChatCompletion,
                     content=await json_body(params, options.extra_body),
-                    options={"headers": JSON_HEADERS, "security": {"bearer_auth": True}},
+                    options={
+                        "headers": JSON_HEADERS,
+                        "security": {"bearer_auth": True},
+                        "timeout": self._stream_timeout,
+                    },
                     stream=True,
                     stream_cls=AsyncStream[ChatCompletionChunk],
                 ),

@@ -72,7 +72,7 @@ from backend.providers.openai_common import (
 )
 from backend.providers.openai_responses_input import to_openai_responses_input
 from backend.providers.openai_responses_spec import PROVIDER, OpenAIOptions
-from backend.providers.shared import JSON_HEADERS, SourceList, endpoint_url, json_body
+from backend.providers.shared import JSON_HEADERS, SourceList, endpoint_url, json_body, stream_timeout
 
 
 def create(config: ProviderConfig) -> ChatModel:
@@ -88,6 +88,7 @@ class OpenAIResponsesModel:
     def __init__(self, config: ProviderConfig) -> None:
         self._client = create_client(config)
         self._responses_url = endpoint_url(self._client.base_url, "/responses")
+        self._stream_timeout = stream_timeout(config)
         self._api_key = config.api_key
 
     async def aclose(self) -> None:
@@ -105,7 +106,11 @@ class OpenAIResponsesModel:
                     self._responses_url,
                     cast_to=Response,
                     content=await json_body(params, extra_body),
-                    options={"headers": JSON_HEADERS, "security": {"bearer_auth": True}},
+                    options={
+                        "headers": JSON_HEADERS,
+                        "security": {"bearer_auth": True},
+                        "timeout": self._stream_timeout,
+                    },
                     stream=True,
                     stream_cls=AsyncStream[ResponseStreamEvent],
                 ),

@@ -78,6 +78,15 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         return None
 
 
+def stream_timeout(config: ProviderConfig) -> httpx2.Timeout:
+    """The timeouts of a streamed model call: the client's, without a read timeout. The loop's
+    idle guard (``upstream_wait.guarded``) already watches every wait for the provider, and with a
+    read timeout aiohttp cancels and re-arms a timer on every chunk it receives (~5 % of the CPU
+    per token at 200 paced streams, docs/benchmarks.md). Calls that are not streamed (a token
+    count) keep the client's read timeout as their only limit."""
+    return httpx2.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds, read=None)
+
+
 def connection_limits(config: ProviderConfig) -> httpx2.Limits:
     """The SDK client's connection pool: every connection may stay alive between answers (the
     SDK default keeps 20 of 100), so a pooled client reuses them instead of opening new ones."""

@@ -49,6 +49,7 @@ from backend.messages import (
 )
 from backend.providers.anthropic import AnthropicModel, create
 from backend.providers.base import ModelCall, ProviderConfig, ThinkingSettings
+from backend.upstream_wait import guarded
 from tests.providers.stopping import stop_early
 from tests.upstream import FIXTURES, FakeUpstream, Reply
 
@@ -491,17 +492,22 @@ async def test_unreachable_upstream_is_a_network_error(upstream: FakeUpstream) -
     assert caught.value.category == "network"
 
 
-async def test_a_stalled_stream_times_out_as_a_network_error(upstream: FakeUpstream) -> None:
+async def test_a_stalled_stream_is_ended_by_the_idle_guard_not_a_read_timeout(upstream: FakeUpstream) -> None:
+    # The stream's request has no read timeout (providers/shared.stream_timeout: aiohttp would re-arm
+    # a timer per chunk); the loop's idle guard, which wraps every model call, ends a silent stream.
     release = asyncio.Event()
     upstream.enqueue(Reply.from_case("anthropic", "text_basic", hold_after_events=4, release=release))
-    model = _model(upstream.url, timeout_seconds=0.3)
+    model = _model(upstream.url, timeout_seconds=0.1)
     received: list[ProviderEvent] = []
     with pytest.raises(ProviderError) as caught:
-        async for event in model.stream(_call()):
+        async for event in guarded(model.stream(_call()), "anthropic", idle=0.3, deadline=None):
             received.append(event)
     release.set()
     await model.aclose()
-    assert (caught.value.category, caught.value.detail) == ("network", "the request timed out")
+    assert (caught.value.category, caught.value.detail) == (
+        "timeout",
+        "no data from the provider for 0.3 s (idle timeout)",
+    )
     assert received == [TextStart("0"), TextDelta("0", "Olá! (")]
 
 
