@@ -80,25 +80,34 @@ async def generate(turn: Turn, stream: ActiveStream, store: Store, recorder: Ans
     first_save = asyncio.ensure_future(start_version(store, turn))
     first_save.add_done_callback(show_unsaved)
     started = False
+
+    def open_answer() -> None:
+        nonlocal started
+        if not started:
+            started = True
+            emit(encoder.start(turn.message_id, turn.metadata))
+
+    # The ``start`` chunk is made on the next turn of the loop, while the upstream thinks: this
+    # task's first wait is for the model call's response, so the request goes out first. Any
+    # chunk that would come before it (an event, an error) makes it at once.
+    asyncio.get_running_loop().call_soon(open_answer)
     try:
-        emit(encoder.start(turn.message_id, turn.metadata))
-        started = True
         async with turn.open_model() as model:
             async for event in turn.events(model, on_retry=recorder.retried):
+                if not started:
+                    open_answer()
                 recorder.observe(event)
                 for chunk in encoder.encode(event):
                     emit(chunk)
     except asyncio.CancelledError:
-        if not started:
-            emit(encoder.start(turn.message_id, turn.metadata))
+        open_answer()
         if not encoder.finished:
             for chunk in encoder.interrupted():
                 emit(chunk)
     except Exception:
         logger.exception("chat generation failed for block %s", turn.block_id)
         recorder.observe(ChatError("internal error", "internal"))
-        if not started:
-            emit(encoder.start(turn.message_id, turn.metadata))
+        open_answer()
         if not encoder.finished:
             for chunk in encoder.encode_internal_error():
                 emit(chunk)
